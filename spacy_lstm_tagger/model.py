@@ -71,7 +71,7 @@ def build_lstm_tagger(
         "lstm_tagger",
         pytorch_forward,
         init=init,
-        dims={"nO": None, "nP": 0},
+        dims={"nO": None, "nP": None},
         attrs={
             "convert_inputs": docs_to_tensors,
             "convert_outputs": tensors_to_scores,
@@ -98,7 +98,7 @@ def init(model: Model, X: Optional[List[Doc]] = None, Y: Any = None) -> None:
         n_words=len(tables.words),
         n_chars=len(tables.chars),
         n_tags=model.get_dim("nO"),
-        n_pos=model.get_dim("nP"),
+        n_pos=model.get_dim("nP") if model.has_dim("nP") else 0,
         **model.attrs["network_sizes"],
     )
     shim = model.shims[0]

@@ -150,7 +150,7 @@ class LSTMTagger(TrainablePipe):
                 columns.append(pos_ids[doc_scores[:, n_tags:].argmax(axis=1)])
             values = numpy.stack(columns, axis=1)
             if not self.cfg["overwrite"]:
-                existing = doc.to_array(attrs)
+                existing = doc.to_array(attrs).reshape(values.shape)
                 values = numpy.where(existing != 0, existing, values)
             doc.from_array(attrs, values)
 

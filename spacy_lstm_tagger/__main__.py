@@ -1,0 +1,65 @@
+"""Command line: python -m spacy_lstm_tagger {train,convert} ..."""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import spacy
+
+from .corpus import TOY_CORPUS, read_docs, write_docbin
+from .train import CONFIG_DIR, default_path, show_tags, train
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m spacy_lstm_tagger")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_train = commands.add_parser(
+        "train",
+        help="train a pipeline (default: the toy corpus)",
+        description="Train an lstm_tagger pipeline and save model-best and model-last. "
+        "With no arguments: the tutorial's toy corpus and configs/toy.cfg.",
+    )
+    p_train.add_argument("--config", type=Path, help="spaCy config (default configs/toy.cfg)")
+    p_train.add_argument("--train", type=Path, help="training corpus: .json, .conllu(.gz) or .spacy")
+    p_train.add_argument("--dev", type=Path, help="dev corpus (default: the training corpus)")
+    p_train.add_argument("--output", type=Path, default=Path("training/toy"), help="output directory")
+    p_train.add_argument("--epochs", type=int, help="number of epochs (default: the config's max_epochs)")
+    p_train.add_argument("--seed", type=int, help="random seed (default: the config's)")
+    p_train.add_argument("--resume", action="store_true", help="continue from OUTPUT/model-last")
+    p_train.add_argument(
+        "--show", default="The dog ate the apple", help="sentence to tag at the end (space-separated tokens)"
+    )
+
+    p_convert = commands.add_parser(
+        "convert", help="convert a .json or .conllu(.gz) corpus into a .spacy DocBin"
+    )
+    p_convert.add_argument("input", type=Path)
+    p_convert.add_argument("output", type=Path)
+
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")
+        train_path = args.train or default_path(TOY_CORPUS, "the toy corpus")
+        best = train(
+            config,
+            args.output,
+            train_path,
+            args.dev,
+            epochs=args.epochs,
+            seed=args.seed,
+            resume=args.resume,
+        )
+        if args.show:
+            show_tags(spacy.load(best), args.show.split())
+    elif args.command == "convert":
+        nlp = spacy.blank("en")
+        n = write_docbin(read_docs(args.input, nlp.vocab), args.output)
+        print(f"wrote {n} docs to {args.output}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")

@@ -1,0 +1,147 @@
+"""The project's own training loop: a config as `spacy train` reads it, corpora
+in any format `corpus.read_docs` knows, and pipelines saved so that an interrupted
+run always leaves the last good model behind.
+"""
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import spacy
+from spacy import util
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import registry
+from thinc.api import fix_random_seed
+
+from .corpus import gold_examples, read_docs, write_docbin
+
+PathLike = Union[str, Path]
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+STATE_KEY = "lstm_tagger_training"  # in meta.json of the saved pipelines
+
+
+def save_atomically(nlp: Language, path: Path) -> None:
+    """Write the pipeline beside `path`, then swap it in: a crash mid-write
+    leaves the previous pipeline in place, never a half-written one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    for stale in (tmp, old):
+        if stale.exists():
+            shutil.rmtree(stale)
+    nlp.to_disk(tmp)
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def train(
+    config_path: PathLike,
+    output_dir: PathLike,
+    train_path: PathLike,
+    dev_path: Optional[PathLike] = None,
+    *,
+    epochs: Optional[int] = None,
+    seed: Optional[int] = None,
+    resume: bool = False,
+    overrides: Optional[Dict[str, object]] = None,
+    log=print,
+) -> Path:
+    """Train an `lstm_tagger` pipeline; write model-last after each epoch and
+    model-best whenever the dev score improves. RETURNS (Path): model-best.
+
+    config_path: a spaCy config; its [training] seed, dropout, max_epochs,
+        optimizer and batcher are used.
+    train_path, dev_path: .json, .conllu(.gz) or .spacy corpora; dev defaults to train.
+    epochs, seed: override the config's max_epochs and seed.
+    resume: continue from output_dir/model-last (the optimizer starts afresh).
+    """
+    output_dir = Path(output_dir)
+    overrides = dict(overrides or {})
+    if seed is not None:
+        overrides["system.seed"] = seed
+    config = util.load_config(config_path, overrides=overrides, interpolate=False)
+    config = config.interpolate()
+    training = config["training"]
+    seed = training["seed"]
+    max_epochs = epochs if epochs is not None else training["max_epochs"]
+    if not max_epochs or max_epochs < 1:
+        raise ValueError("set a number of epochs: --epochs N or [training] max_epochs")
+    fix_random_seed(seed)
+
+    last_dir, best_dir = output_dir / "model-last", output_dir / "model-best"
+    if resume:
+        if not last_dir.exists():
+            raise FileNotFoundError(f"--resume: no pipeline to resume at {last_dir}")
+        nlp = spacy.load(last_dir)
+        state = nlp.meta.get(STATE_KEY, {})
+        start_epoch, best_score = state.get("epoch", 0), state.get("best_score", -1.0)
+    else:
+        nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
+        start_epoch, best_score = 0, -1.0
+
+    train_docs = read_docs(train_path, nlp.vocab)
+    dev_docs = read_docs(dev_path, nlp.vocab) if dev_path else train_docs
+    # The converted corpora, as `spacy train` would read them.
+    write_docbin(train_docs, output_dir / "corpus" / "train.spacy")
+    write_docbin(dev_docs, output_dir / "corpus" / "dev.spacy")
+    train_examples = gold_examples(train_docs, nlp.vocab)
+    dev_examples = gold_examples(dev_docs, nlp.vocab)
+    log(f"train: {len(train_examples)} sentences, dev: {len(dev_examples)} sentences")
+
+    resolved = registry.resolve(
+        {"optimizer": training["optimizer"], "batcher": training["batcher"]}
+    )
+    optimizer, batcher = resolved["optimizer"], resolved["batcher"]
+    if not resume:
+        nlp.initialize(lambda: train_examples, sgd=optimizer)
+
+    log(f"{'epoch':>5} {'loss':>10} {'dev acc':>8} {'words/s':>8}")
+    for epoch in range(start_epoch + 1, max_epochs + 1):
+        # A generator of its own per epoch: the same seed gives the same order,
+        # also when resuming.
+        order = list(train_examples)
+        random.Random(seed * 1000003 + epoch).shuffle(order)
+        losses: Dict[str, float] = {}
+        start = time.perf_counter()
+        for batch in batcher(order):
+            nlp.update(batch, drop=training["dropout"], sgd=optimizer, losses=losses)
+        n_words = sum(len(eg.predicted) for eg in order)
+        speed = n_words / (time.perf_counter() - start)
+        scores = nlp.evaluate(dev_examples)
+        score = _weighted_score(scores, training.get("score_weights") or {"tag_acc": 1.0})
+        loss = sum(losses.values())
+        extra = f" pos {scores['pos_acc']:.4f}" if scores.get("pos_acc") is not None else ""
+        log(f"{epoch:>5} {loss:>10.4f} {scores['tag_acc']:>8.4f} {speed:>8.0f}{extra}")
+        if score > best_score:
+            best_score = score
+            nlp.meta[STATE_KEY] = {"epoch": epoch, "best_score": best_score}
+            nlp.meta["performance"] = scores
+            save_atomically(nlp, best_dir)
+        nlp.meta[STATE_KEY] = {"epoch": epoch, "best_score": best_score}
+        save_atomically(nlp, last_dir)
+    log(f"best dev score {best_score:.4f}; saved {best_dir} and {last_dir}")
+    return best_dir
+
+
+def _weighted_score(scores: Dict[str, float], weights: Dict[str, Optional[float]]) -> float:
+    return sum((scores.get(k) or 0.0) * (w or 0.0) for k, w in weights.items())
+
+
+def show_tags(nlp: Language, words: List[str], log=print) -> None:
+    """Tag one pre-tokenized sentence and print word/TAG pairs."""
+    doc = nlp(spacy.tokens.Doc(nlp.vocab, words=words))
+    log(" ".join(f"{t.text}/{t.tag_}" for t in doc))
+
+
+def default_path(path: Path, what: str) -> Path:
+    if not path.exists():
+        sys.exit(
+            f"{what} not found at {path} (it ships with a source checkout); "
+            "pass the path explicitly"
+        )
+    return path

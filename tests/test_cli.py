@@ -1,0 +1,66 @@
+"""Entry points and command lines, each in a fresh process."""
+import subprocess
+import sys
+from pathlib import Path
+
+import spacy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=ROOT):
+    result = subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_factory_found_through_entry_point_without_import(tmp_path):
+    code = (
+        "import sys, spacy\n"
+        "nlp = spacy.blank('en')\n"
+        "nlp.add_pipe('lstm_tagger')\n"
+        "from spacy.util import registry\n"
+        "registry.architectures.get('spacy_lstm_tagger.LSTMTagger.v1')\n"
+        "print(nlp.pipe_names, 'spacy_lstm_tagger' in sys.modules)\n"
+    )
+    # From an empty directory, so the checkout itself is not on sys.path.
+    out = run("-c", code, cwd=tmp_path)
+    assert out.strip() == "['lstm_tagger'] True"
+
+
+def test_train_script_on_toy_corpus(tmp_path):
+    out = run("-m", "spacy_lstm_tagger", "train", "--output", str(tmp_path), "--epochs", "30")
+    lines = out.strip().splitlines()
+    assert lines[-1] == "The/DET dog/NN ate/V the/DET apple/NN"
+    assert "epoch" in out and "dev acc" in out
+    for name in ("model-best", "model-last"):
+        nlp = spacy.load(tmp_path / name)
+        assert [t.tag_ for t in nlp("Everybody read that book")] == ["NN", "V", "DET", "NN"]
+    assert (tmp_path / "corpus" / "train.spacy").exists()
+    assert not list(tmp_path.glob(".*tmp")), "temporary pipeline left behind"
+
+
+def test_spacy_train_with_toy_config(tmp_path):
+    toy = tmp_path / "toy.spacy"
+    run("-m", "spacy_lstm_tagger", "convert", "corpus/toy.json", str(toy))
+    run(
+        "-m", "spacy", "train", "configs/toy.cfg",
+        "--paths.train", str(toy), "--paths.dev", str(toy), "-o", str(tmp_path / "out"),
+    )
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    assert [t.tag_ for t in nlp("The dog ate the apple")] == ["DET", "NN", "V", "DET", "NN"]
+
+
+def test_bad_corpus_gets_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"words": ["a", "b"], "tags": ["DET"]}]')
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "train", "--train", str(bad),
+         "--output", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0
+    assert "sentence 0 needs non-empty 'words' and 'tags' lists" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,175 @@
+"""The lstm_tagger component: training, prediction, serialization, errors."""
+import pytest
+import spacy
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import fix_random_seed
+
+import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
+
+# The tutorial's training data.
+TRAIN_DATA = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split()),
+    ("Everybody read that book".split(), "NN V DET NN".split()),
+]
+EXPECTED = [tags for _, tags in TRAIN_DATA]
+SENTENCES = [" ".join(words) for words, _ in TRAIN_DATA]
+
+
+def make_examples(nlp, data=TRAIN_DATA, pos=None):
+    examples = []
+    for i, (words, tags) in enumerate(data):
+        reference = Doc(nlp.vocab, words=words, tags=tags, pos=pos[i] if pos else None)
+        examples.append(Example(Doc(nlp.vocab, words=words), reference))
+    return examples
+
+
+def trained_nlp(n_updates=60, **config):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config=config)
+    examples = make_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(n_updates):
+        losses = nlp.update(examples, sgd=optimizer)
+    return nlp, losses
+
+
+def tags(nlp, texts=SENTENCES):
+    return [[t.tag_ for t in doc] for doc in nlp.pipe(texts)]
+
+
+@pytest.fixture(scope="module")
+def toy_nlp():
+    nlp, losses = trained_nlp()
+    assert losses["lstm_tagger"] < 0.02
+    return nlp
+
+
+def test_overfits_toy_corpus(toy_nlp):
+    assert [[t.tag_ for t in toy_nlp(text)] for text in SENTENCES] == EXPECTED
+    assert tags(toy_nlp) == EXPECTED
+
+
+def test_labels(toy_nlp):
+    tagger = toy_nlp.get_pipe("lstm_tagger")
+    assert tagger.labels == ("DET", "NN", "V")
+    assert tagger.label_data == ("DET", "NN", "V")
+
+
+def test_disk_round_trip(toy_nlp, tmp_path):
+    toy_nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert tags(loaded) == EXPECTED
+    # Not just the argmax: the scores are identical.
+    docs = [toy_nlp.make_doc(text) for text in SENTENCES]
+    before = toy_nlp.get_pipe("lstm_tagger").predict(docs)
+    after = loaded.get_pipe("lstm_tagger").predict(docs)
+    for a, b in zip(before, after):
+        assert (a == b).all()
+
+
+def test_bytes_round_trip(toy_nlp):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    nlp.from_bytes(toy_nlp.to_bytes())
+    assert tags(nlp) == EXPECTED
+    assert nlp.get_pipe("lstm_tagger").labels == ("DET", "NN", "V")
+
+
+def test_pipe_equals_call_and_handles_empty_docs(toy_nlp):
+    texts = ["", SENTENCES[0], "", SENTENCES[1], "dog"]
+    piped = [[t.tag_ for t in doc] for doc in toy_nlp.pipe(texts, batch_size=2)]
+    called = [[t.tag_ for t in toy_nlp(text)] for text in texts]
+    assert piped == called
+    assert piped[0] == [] and piped[1] == EXPECTED[0] and piped[3] == EXPECTED[1]
+    assert len(piped[4]) == 1 and piped[4][0] in ("DET", "NN", "V")
+
+
+def test_unknown_words_get_a_known_tag(toy_nlp):
+    doc = toy_nlp("Zyxx qwerty 😀 \u0000 東京")
+    assert all(t.tag_ in ("DET", "NN", "V") for t in doc)
+
+
+def test_score_reports_tag_acc(toy_nlp):
+    scores = toy_nlp.evaluate(make_examples(toy_nlp))
+    assert scores["tag_acc"] == 1.0
+
+
+def test_overwrite_false_keeps_existing_tags(toy_nlp):
+    doc = Doc(toy_nlp.vocab, words="The dog ate the apple".split(), tags=["X", "", "", "", ""])
+    doc = toy_nlp.get_pipe("lstm_tagger")(doc)
+    assert [t.tag_ for t in doc] == ["X", "NN", "V", "DET", "NN"]
+
+
+def test_upos_head():
+    pos = [["DET", "NOUN", "VERB", "DET", "NOUN"], ["PRON", "VERB", "DET", "NOUN"]]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"predict_pos": True})
+    examples = make_examples(nlp, pos=pos)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    docs = list(nlp.pipe(SENTENCES))
+    assert [[t.tag_ for t in d] for d in docs] == EXPECTED
+    assert [[t.pos_ for t in d] for d in docs] == pos
+    assert nlp.evaluate(examples)["pos_acc"] == 1.0
+    loaded = spacy.blank("en")
+    loaded.add_pipe("lstm_tagger", config={"predict_pos": True})
+    loaded.from_bytes(nlp.to_bytes())
+    assert [[t.pos_ for t in loaded(s)] for s in SENTENCES] == pos
+
+
+def test_missing_gold_tags_are_ignored():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    partial = TRAIN_DATA + [("The cat".split(), ["", ""])]
+    examples = make_examples(nlp, data=partial)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(60):
+        losses = nlp.update(examples, sgd=optimizer)
+    assert losses["lstm_tagger"] < 0.02
+    assert tags(nlp) == EXPECTED
+
+
+def test_uninitialized_component_raises():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    with pytest.raises(ValueError, match="not initialized"):
+        nlp("The dog ate the apple")
+
+
+def test_unknown_gold_label_raises(toy_nlp):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    optimizer = nlp.initialize(lambda: make_examples(nlp))
+    bad = make_examples(nlp, data=[("The cat".split(), ["DET", "NNS"])])
+    with pytest.raises(ValueError, match="'NNS'.*not among the 3 labels"):
+        nlp.update(bad, sgd=optimizer)
+
+
+def test_add_label_after_initialize_raises(toy_nlp):
+    with pytest.raises(ValueError, match="already initialized"):
+        toy_nlp.get_pipe("lstm_tagger").add_label("JJ")
+
+
+def test_initialize_without_examples_raises():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    with pytest.raises(ValueError, match="empty training set"):
+        nlp.initialize(lambda: [Example(Doc(nlp.vocab, words=[]), Doc(nlp.vocab, words=[]))])
+
+
+def test_initialize_without_gold_tags_raises():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    examples = make_examples(nlp, data=[("The cat".split(), ["", ""])])
+    with pytest.raises(ValueError, match="no gold tags"):
+        nlp.initialize(lambda: examples)
+
+
+def test_initialize_with_given_labels():
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("lstm_tagger")
+    tagger.initialize(lambda: make_examples(nlp), labels=["V", "NN", "DET", "JJ"])
+    assert tagger.labels == ("V", "NN", "DET", "JJ")
