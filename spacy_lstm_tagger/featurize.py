@@ -70,29 +70,47 @@ class IndexTables:
 
 @dataclass
 class Batch:
-    """Index arrays for a batch of Docs, padded to the longest one."""
+    """Index arrays for a batch of Docs. Each Doc is cut into segments of at most
+    `max_sequence` tokens, one row each; rows are padded to the longest segment.
+    """
 
-    lengths: numpy.ndarray  # (B,) tokens per Doc
-    word_ids: numpy.ndarray  # (B, T) word table rows
-    type_ids: numpy.ndarray  # (B, T) row of type_chars for each token
+    doc_lengths: List[int]  # tokens per Doc
+    lengths: numpy.ndarray  # (S,) tokens per segment
+    word_ids: numpy.ndarray  # (S, T) word table rows
+    type_ids: numpy.ndarray  # (S, T) row of type_chars for each token
     type_chars: numpy.ndarray  # (U, L) character rows of each distinct word
 
+    @property
+    def token_mask(self) -> numpy.ndarray:
+        """(S, T) True where a row holds a token: selecting with it gives every
+        token of every Doc, in order."""
+        return numpy.arange(self.word_ids.shape[1]) < self.lengths[:, None]
 
-def featurize(docs: List[Doc], tables: IndexTables, max_word_chars: int) -> Batch:
-    """Index arrays for `docs`. Character rows are built once per distinct word
-    in the batch. At least one column and one word type are always present, so an
-    empty Doc (or a batch of them) needs no special case downstream.
+
+def featurize(
+    docs: List[Doc], tables: IndexTables, max_word_chars: int, max_sequence: int
+) -> Batch:
+    """Index arrays for `docs`. Long Docs are cut into segments so that the
+    network's memory stays bounded; character rows are built once per distinct
+    word in the batch. At least one row, one column and one word type are always
+    present, so an empty Doc (or a batch of them) needs no special case downstream.
     """
-    lengths = numpy.array([len(doc) for doc in docs], dtype="int64")
-    n_cols = max(1, int(lengths.max(initial=0)))
-    word_ids = numpy.full((len(docs), n_cols), PAD, dtype="int64")
-    type_ids = numpy.zeros((len(docs), n_cols), dtype="int64")
+    doc_lengths = [len(doc) for doc in docs]
+    segments = [
+        (doc, start, min(start + max_sequence, n))
+        for doc, n in zip(docs, doc_lengths)
+        for start in range(0, n, max_sequence)
+    ]
+    lengths = numpy.array([end - start for _, start, end in segments] or [0], dtype="int64")
+    shape = (len(lengths), max(1, int(lengths.max())))
+    word_ids = numpy.full(shape, PAD, dtype="int64")
+    type_ids = numpy.zeros(shape, dtype="int64")
     types: Dict[str, int] = {"": 0}  # type 0 pads
     word_index = tables.word_index
-    for i, doc in enumerate(docs):
-        texts = [token.text for token in doc]
-        word_ids[i, : len(texts)] = [word_index.get(word_key(t), UNKNOWN) for t in texts]
-        type_ids[i, : len(texts)] = [types.setdefault(t, len(types)) for t in texts]
+    for row, (doc, start, end) in enumerate(segments):
+        texts = [token.text for token in doc[start:end]]
+        word_ids[row, : len(texts)] = [word_index.get(word_key(t), UNKNOWN) for t in texts]
+        type_ids[row, : len(texts)] = [types.setdefault(t, len(types)) for t in texts]
     clipped = [clip_word(text, max_word_chars) for text in types]
     type_chars = numpy.full(
         (len(clipped), max(1, max(len(text) for text in clipped))), PAD, dtype="int64"
@@ -100,4 +118,4 @@ def featurize(docs: List[Doc], tables: IndexTables, max_word_chars: int) -> Batc
     char_index = tables.char_index
     for row, text in enumerate(clipped):
         type_chars[row, : len(text)] = [char_index.get(c, UNKNOWN) for c in text]
-    return Batch(lengths, word_ids, type_ids, type_chars)
+    return Batch(doc_lengths, lengths, word_ids, type_ids, type_chars)

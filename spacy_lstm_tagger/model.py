@@ -1,9 +1,10 @@
 """The thinc model: Docs -> index arrays -> torch tensors -> BiLSTMTagger -> scores.
 
-The torch module is wrapped with thinc's PyTorchWrapper forward pass and
-PyTorchShim, so that spaCy's optimizer, dropout and device handling work as for
-any spaCy model. The module's size depends on the index tables and the labels,
-so it is built in `init`, and rebuilt from the saved sizes when loading.
+The torch module sits in thinc's PyTorchShim, so that spaCy's optimizer and
+device handling work as for any spaCy model; `forward` plays the part of
+PyTorchWrapper's, with the conversions written out in one place. The module's
+size depends on the index tables and the labels, so it is built in `init`, and
+rebuilt from the saved sizes when loading.
 """
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -14,7 +15,6 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from thinc.api import Model, PyTorchShim, deserialize_attr, get_torch_default_device
 from thinc.api import serialize_attr
-from thinc.layers.pytorchwrapper import forward as pytorch_forward
 from thinc.types import ArgsKwargs, Floats2d
 from thinc.util import xp2torch
 
@@ -37,6 +37,7 @@ def build_lstm_tagger(
     word_dropout: float = 0.1,
     min_word_count: int = 1,
     max_word_chars: int = 20,
+    max_sequence: int = 256,
 ) -> Model[List[Doc], List[Floats2d]]:
     """A BiLSTM tagger over word embeddings and character-CNN features.
 
@@ -50,6 +51,8 @@ def build_lstm_tagger(
     min_word_count (int): a training word needs this many occurrences to get its
         own embedding; rarer words share the unknown word's.
     max_word_chars (int): characters of a word seen by the CNN (beginning and end).
+    max_sequence (int): longer Docs reach the LSTM in segments of this many
+        tokens, which bounds memory; every token still gets its scores.
     RETURNS (Model[List[Doc], List[Floats2d]]): log-probabilities per token, tags
         first, then UPOS labels if the model has dimension nP > 0.
     """
@@ -69,16 +72,15 @@ def build_lstm_tagger(
     )
     return Model(
         "lstm_tagger",
-        pytorch_forward,
+        forward,
         init=init,
         dims={"nO": None, "nP": None},
         attrs={
-            "convert_inputs": docs_to_tensors,
-            "convert_outputs": tensors_to_scores,
             "tables": IndexTables(),
             "network_sizes": network_sizes,
             "min_word_count": min_word_count,
             "max_word_chars": max_word_chars,
+            "max_sequence": max_sequence,
         },
         shims=[shim],
     )
@@ -121,35 +123,38 @@ def is_ready(model: Model) -> bool:
     return model.shims[0]._model is not None
 
 
-def docs_to_tensors(
-    model: Model, docs: List[Doc], is_train: bool
-) -> Tuple[ArgsKwargs, Callable]:
-    batch = featurize(docs, model.attrs["tables"], model.attrs["max_word_chars"])
-    device = model.shims[0].device
-    args = (
-        torch.from_numpy(batch.word_ids).to(device),
-        torch.from_numpy(batch.type_ids).to(device),
-        torch.from_numpy(batch.type_chars).to(device),
-        torch.from_numpy(batch.lengths),  # packing wants lengths on the CPU
+def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    """Docs -> index arrays -> tensors -> network -> one (n_tokens, n_labels)
+    array of log-probabilities per Doc."""
+    batch = featurize(
+        docs,
+        model.attrs["tables"],
+        model.attrs["max_word_chars"],
+        model.attrs["max_sequence"],
     )
-    # Index inputs carry no gradient back to the Docs.
-    return ArgsKwargs(args=args, kwargs={}), lambda d_inputs: []
+    shim = model.shims[0]
+    device = shim.device
+    inputs = ArgsKwargs(
+        args=(
+            torch.from_numpy(batch.word_ids).to(device),
+            torch.from_numpy(batch.type_ids).to(device),
+            torch.from_numpy(batch.type_chars).to(device),
+            torch.from_numpy(batch.lengths),  # packing wants lengths on the CPU
+        ),
+        kwargs={},
+    )
+    scores, backprop_network = shim(inputs, is_train)
+    # Selecting the real tokens of all segment rows gives all tokens in Doc order.
+    mask = batch.token_mask
+    flat = model.ops.asarray(scores.detach())[mask]
+    per_doc = model.ops.xp.split(flat, numpy.cumsum(batch.doc_lengths)[:-1])
 
-
-def tensors_to_scores(
-    model: Model, docs_and_scores: Tuple[List[Doc], torch.Tensor], is_train: bool
-) -> Tuple[List[Floats2d], Callable]:
-    docs, scores = docs_and_scores
-    padded = model.ops.asarray(scores.detach())
-    lengths = [len(doc) for doc in docs]
-    per_doc = [padded[i, :n] for i, n in enumerate(lengths)]
-
-    def backprop(d_per_doc: List[Floats2d]) -> ArgsKwargs:
-        d_padded = model.ops.alloc3f(*padded.shape)
-        for i, (n, d_doc) in enumerate(zip(lengths, d_per_doc)):
-            d_padded[i, :n] = d_doc
+    def backprop(d_per_doc: List[Floats2d]) -> List[Doc]:
+        d_padded = model.ops.alloc3f(*scores.shape)
+        d_padded[mask] = model.ops.xp.concatenate(d_per_doc)
         d_scores = xp2torch(d_padded, device=scores.device)
-        return ArgsKwargs(args=(scores,), kwargs={"grad_tensors": (d_scores,)})
+        backprop_network(ArgsKwargs(args=(scores,), kwargs={"grad_tensors": (d_scores,)}))
+        return []  # index inputs carry no gradient back to the Docs
 
     return per_doc, backprop
 

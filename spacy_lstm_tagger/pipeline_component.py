@@ -30,6 +30,7 @@ dropout = 0.3
 word_dropout = 0.1
 min_word_count = 1
 max_word_chars = 20
+max_sequence = 256
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 

@@ -86,6 +86,15 @@ def test_pipe_equals_call_and_handles_empty_docs(toy_nlp):
     assert len(piped[4]) == 1 and piped[4][0] in ("DET", "NN", "V")
 
 
+def test_long_docs_are_tagged_in_segments(toy_nlp):
+    words = ("The dog ate the apple . " * 120).split()  # 720 tokens: 3 segments
+    doc = toy_nlp(Doc(toy_nlp.vocab, words=words))
+    assert [t.tag_ for t in doc[:5]] == EXPECTED[0]
+    assert all(t.tag_ in ("DET", "NN", "V") for t in doc)
+    # Far from a segment boundary, a token is tagged as it is in a short Doc.
+    assert [t.tag_ for t in doc[300:305]] == EXPECTED[0]
+
+
 def test_unknown_words_get_a_known_tag(toy_nlp):
     doc = toy_nlp("Zyxx qwerty 😀 \u0000 東京")
     assert all(t.tag_ in ("DET", "NN", "V") for t in doc)
