@@ -1,10 +1,11 @@
 """Docs -> index arrays: the only place where token strings become numbers."""
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Tuple
 
 import numpy
 import srsly
+from spacy.attrs import ORTH
 from spacy.tokens import Doc
 
 from .network import PAD, UNKNOWN
@@ -61,61 +62,103 @@ class IndexTables:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "IndexTables":
-        msg = srsly.msgpack_loads(data)
+        try:
+            msg = srsly.msgpack_loads(data)
+        except Exception as err:  # msgpack has several error types for bad input
+            raise ValueError(f"index tables are damaged or truncated ({err})") from None
+        if not isinstance(msg, dict) or not all(
+            isinstance(msg.get(key), list) and all(isinstance(s, str) for s in msg[key])
+            for key in ("words", "chars")
+        ):
+            raise ValueError("index tables are damaged: expected lists of strings")
         tables = cls(msg["words"], msg["chars"])
         if tables.is_built and (tables.words[:2] != RESERVED or tables.chars[:2] != RESERVED):
             raise ValueError("index tables are damaged: reserved rows are missing")
         return tables
 
 
+Segment = Tuple[Doc, int, int]  # a Doc and the token range of one network row
+
+
+def cut_segments(docs: List[Doc], max_sequence: int) -> Tuple[List[Segment], numpy.ndarray]:
+    """Cut each Doc into rows of at most `max_sequence` tokens, which bounds the
+    network's memory, and sort the rows by length, so that rows that run through
+    the LSTM together need little padding.
+    RETURNS: the sorted rows, and for each token in Doc order its place among the
+        rows' tokens read row by row.
+    """
+    segments = [
+        (doc, start, min(start + max_sequence, len(doc)))
+        for doc in docs
+        for start in range(0, len(doc), max_sequence)
+    ]
+    lengths = numpy.array([end - start for _, start, end in segments], dtype="int64")
+    order = numpy.argsort(lengths, kind="stable")
+    # Where each segment's tokens start among the sorted rows' tokens.
+    starts = numpy.zeros(len(segments), dtype="int64")
+    starts[order] = numpy.cumsum(lengths[order]) - lengths[order]
+    token_order = numpy.concatenate(
+        [numpy.arange(n) + starts[i] for i, n in enumerate(lengths)]
+        or [numpy.zeros(0, dtype="int64")]
+    )
+    return [segments[i] for i in order], token_order
+
+
+def split_by_tokens(segments: List[Segment], max_tokens: int) -> List[List[Segment]]:
+    """Consecutive runs of rows with at most `max_tokens` tokens each (or one row)."""
+    parts: List[List[Segment]] = [[]]
+    n_tokens = 0
+    for segment in segments:
+        length = segment[2] - segment[1]
+        if parts[-1] and n_tokens + length > max_tokens:
+            parts.append([])
+            n_tokens = 0
+        parts[-1].append(segment)
+        n_tokens += length
+    return parts
+
+
 @dataclass
 class Batch:
-    """Index arrays for a batch of Docs. Each Doc is cut into segments of at most
-    `max_sequence` tokens, one row each; rows are padded to the longest segment.
-    """
+    """Index arrays for network rows, padded to the longest row."""
 
-    doc_lengths: List[int]  # tokens per Doc
-    lengths: numpy.ndarray  # (S,) tokens per segment
+    lengths: numpy.ndarray  # (S,) tokens per row
     word_ids: numpy.ndarray  # (S, T) word table rows
     type_ids: numpy.ndarray  # (S, T) row of type_chars for each token
     type_chars: numpy.ndarray  # (U, L) character rows of each distinct word
 
-    @property
-    def token_mask(self) -> numpy.ndarray:
-        """(S, T) True where a row holds a token: selecting with it gives every
-        token of every Doc, in order."""
-        return numpy.arange(self.word_ids.shape[1]) < self.lengths[:, None]
 
-
-def featurize(
-    docs: List[Doc], tables: IndexTables, max_word_chars: int, max_sequence: int
-) -> Batch:
-    """Index arrays for `docs`. Long Docs are cut into segments so that the
-    network's memory stays bounded; character rows are built once per distinct
-    word in the batch. At least one row, one column and one word type are always
-    present, so an empty Doc (or a batch of them) needs no special case downstream.
+def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int) -> Batch:
+    """Index arrays for the rows. Strings are looked up once per distinct word
+    in the batch, not per token. At least one row, one column and one word type
+    are always present, so a batch of empty Docs needs no special case downstream.
     """
-    doc_lengths = [len(doc) for doc in docs]
-    segments = [
-        (doc, start, min(start + max_sequence, n))
-        for doc, n in zip(docs, doc_lengths)
-        for start in range(0, n, max_sequence)
-    ]
     lengths = numpy.array([end - start for _, start, end in segments] or [0], dtype="int64")
     shape = (len(lengths), max(1, int(lengths.max())))
-    word_ids = numpy.full(shape, PAD, dtype="int64")
+    orths: Dict[int, numpy.ndarray] = {}  # each Doc's token ids, read once
+    for doc, _, _ in segments:
+        if id(doc) not in orths:
+            orths[id(doc)] = doc.to_array(ORTH)
+    flat = numpy.concatenate(
+        [orths[id(doc)][start:end] for doc, start, end in segments]
+        or [numpy.zeros(0, dtype="uint64")]
+    )
+    distinct, type_of_token = numpy.unique(flat, return_inverse=True)
+    strings = segments[0][0].vocab.strings if segments else None
+    texts = [""] + [strings[orth] for orth in distinct.tolist()]  # type 0 pads
+    word_of_type = numpy.array(
+        [PAD] + [tables.word_index.get(word_key(t), UNKNOWN) for t in texts[1:]],
+        dtype="int64",
+    )
+    is_token = numpy.arange(shape[1]) < lengths[:, None]
     type_ids = numpy.zeros(shape, dtype="int64")
-    types: Dict[str, int] = {"": 0}  # type 0 pads
-    word_index = tables.word_index
-    for row, (doc, start, end) in enumerate(segments):
-        texts = [token.text for token in doc[start:end]]
-        word_ids[row, : len(texts)] = [word_index.get(word_key(t), UNKNOWN) for t in texts]
-        type_ids[row, : len(texts)] = [types.setdefault(t, len(types)) for t in texts]
-    clipped = [clip_word(text, max_word_chars) for text in types]
+    type_ids[is_token] = type_of_token.reshape(-1) + 1
+    word_ids = word_of_type[type_ids]
+    clipped = [clip_word(text, max_word_chars) for text in texts]
     type_chars = numpy.full(
         (len(clipped), max(1, max(len(text) for text in clipped))), PAD, dtype="int64"
     )
     char_index = tables.char_index
     for row, text in enumerate(clipped):
         type_chars[row, : len(text)] = [char_index.get(c, UNKNOWN) for c in text]
-    return Batch(doc_lengths, lengths, word_ids, type_ids, type_chars)
+    return Batch(lengths, word_ids, type_ids, type_chars)

@@ -1,0 +1,322 @@
+"""Benchmark this project's lstm_tagger against spaCy's built-in tagger: both
+pipelines in one process, on the same gold-tokenized UD split, in one table.
+
+    python benchmark.py --ours training/ewt-lstm/model-best \
+        --spacy training/spacy-tagger/model-best --split test --markdown
+
+Accuracy is spaCy's Scorer on Examples(predicted, gold). Speed is words/s over
+the whole split: one warm-up pass each, then interleaved timed rounds. Peak RSS
+comes from a child process per pipeline (`--peak-memory PIPELINE`), so that the
+two pipelines do not share one process' peak.
+
+Training time comes from --ours/--spacy-train-seconds, else from a
+`train_seconds` key in the pipeline's meta.json ("-" when neither is there).
+
+numpy, torch and spaCy are imported inside the functions, after `main` has set
+the thread limits (BLAS libraries read them once, when loaded) and started the
+peak-memory children (which should not start from a big process).
+"""
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
+# meta.json keys (top level or one level down) that may hold a training time.
+TRAIN_SECONDS_KEYS = ("train_seconds", "training_seconds", "train_time_seconds")
+Sentence = Tuple[List[str], List[bool]]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Tag a UD split with this project's lstm_tagger and with "
+        "spaCy's tagger; print accuracy, speed, size and memory side by side."
+    )
+    add = parser.add_argument
+    add("--ours", type=Path, metavar="DIR", help="pipeline folder with an lstm_tagger")
+    add("--spacy", type=Path, metavar="DIR", help="pipeline folder with spaCy's tagger")
+    add("--data", type=Path, metavar="DIR",
+        help="folder with en_ewt-ud-{train,dev,test}.conllu(.gz) (default: $UD_EWT_DIR)")
+    add("--split", default="test", choices=("train", "dev", "test"))
+    add("--rounds", type=int, default=7, metavar="N", help="timed rounds after the warm-up")
+    add("--threads", type=int, default=2, metavar="N", help="torch and BLAS threads")
+    add("--batch-size", type=int, default=128, metavar="N", help="nlp.pipe batch size")
+    add("--markdown", action="store_true", help="print a markdown table")
+    add("--ours-train-seconds", type=float, metavar="S", help="its training wall time")
+    add("--spacy-train-seconds", type=float, metavar="S", help="its training wall time")
+    add("--peak-memory", type=Path, metavar="PIPELINE",
+        help="(internal) tag the split once with PIPELINE and print its peak RSS")
+    args = parser.parse_args(argv)
+    if args.peak_memory is None and (args.ours is None or args.spacy is None):
+        parser.error("--ours and --spacy are both required")
+    if args.rounds < 1 or args.threads < 1 or args.batch_size < 1:
+        parser.error("--rounds, --threads and --batch-size must be at least 1")
+    return args
+
+
+def limit_threads(n: int) -> None:
+    """Limit torch and the BLAS libraries to `n` threads. The environment
+    variables must be set before numpy, torch or spaCy are imported.
+    """
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(n)
+
+
+def read_gold(args: argparse.Namespace):
+    """Read the split's gold Docs, one per sentence.
+
+    RETURNS (Tuple[Path, List[Doc]]): the CoNLL-U file and its non-empty Docs.
+    """
+    from spacy.vocab import Vocab
+
+    from spacy_lstm_tagger.conllu import ewt_file
+    from spacy_lstm_tagger.corpus import read_docs
+
+    path = ewt_file(args.split, args.data)
+    return path, [doc for doc in read_docs(path, Vocab()) if len(doc)]
+
+
+def load(path: Path):
+    """Load a pipeline folder, saying clearly when it is not one."""
+    import spacy
+
+    if not (path / "config.cfg").is_file():
+        raise FileNotFoundError(f"not a spaCy pipeline folder (no config.cfg): {path}")
+    return spacy.load(path)
+
+
+def fresh_docs(nlp, sentences: List[Sentence]) -> list:
+    """Untagged copies of the gold sentences, gold tokenization, in nlp's vocab."""
+    from spacy.tokens import Doc
+
+    return [Doc(nlp.vocab, words=words, spaces=spaces) for words, spaces in sentences]
+
+
+def tag(nlp, sentences: List[Sentence], batch_size: int) -> Tuple[list, float]:
+    """Tag fresh copies of the sentences. RETURNS (Tuple[List[Doc], float]):
+    the tagged Docs and the seconds spent in nlp.pipe (copying excluded).
+    """
+    docs = fresh_docs(nlp, sentences)
+    gc.collect()
+    start = time.perf_counter()
+    tagged = list(nlp.pipe(docs, batch_size=batch_size))
+    return tagged, time.perf_counter() - start
+
+
+def predicts_pos(nlp) -> bool:
+    """Whether an lstm_tagger of the pipeline predicts UPOS (cfg predict_pos)."""
+    return any(
+        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.cfg.get("predict_pos")
+        for name, pipe in nlp.pipeline
+    )
+
+
+def accuracy(nlp, predicted: list, gold: list) -> Dict[str, Optional[float]]:
+    """tag_acc, and pos_acc if the pipeline predicts UPOS, as percentages."""
+    from spacy.scorer import Scorer
+    from spacy.training import Example
+
+    examples = [Example(p, g) for p, g in zip(predicted, gold)]
+    tag_acc = Scorer.score_token_attr(examples, "tag")["tag_acc"]
+    pos_acc = None
+    if predicts_pos(nlp):
+        pos_acc = Scorer.score_token_attr(examples, "pos")["pos_acc"]
+    return {k: None if v is None else round(100 * v, 2)
+            for k, v in (("tag_acc", tag_acc), ("pos_acc", pos_acc))}
+
+
+def folder_mb(path: Path) -> float:
+    """Size on disk of a pipeline folder: the sum of its files, in MB (10^6 bytes)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def train_seconds(path: Path, given: Optional[float]) -> Optional[float]:
+    """The training time from the command line, else from the pipeline's
+    meta.json (a TRAIN_SECONDS_KEYS key, top level or one level down)."""
+    if given is not None:
+        return given
+    meta_path = path / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf8")) if meta_path.is_file() else {}
+    for section in [meta, *(v for v in meta.values() if isinstance(v, dict))]:
+        for key in TRAIN_SECONDS_KEYS:
+            if isinstance(section.get(key), (int, float)):
+                return float(section[key])
+    return None
+
+
+def peak_memory(args: argparse.Namespace) -> None:
+    """Child-process mode: read the split, load the pipeline, tag the split once;
+    print ru_maxrss (KiB on Linux) before loading and after tagging, as JSON.
+    """
+    _, gold = read_gold(args)
+    sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    nlp = load(args.peak_memory)
+    tag(nlp, sentences, args.batch_size)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_load_kib": before, "ru_maxrss_kib": peak}))
+
+
+def measure_peak_memory(args: argparse.Namespace, pipeline: Path) -> Dict[str, float]:
+    """Run `--peak-memory` in a child process. RETURNS (Dict[str, float]): peak
+    RSS and the same before the pipeline was loaded, in MB."""
+    cmd = [sys.executable, __file__, "--peak-memory", str(pipeline), "--split", args.split]
+    cmd += ["--threads", str(args.threads), "--batch-size", str(args.batch_size)]
+    if args.data is not None:
+        cmd += ["--data", str(args.data)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"peak-memory child failed for {pipeline}:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"peak": result["ru_maxrss_kib"] * 1024 / 1e6,
+            "before_load": result["before_load_kib"] * 1024 / 1e6}
+
+
+def machine() -> str:
+    """CPU model, cores, and the versions that matter for speed."""
+    import numpy
+    import spacy
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo")
+    cpu = platform.processor() or "unknown CPU"
+    if cpuinfo.is_file():
+        models = [l.split(":", 1)[1].strip() for l in cpuinfo.read_text().splitlines()
+                  if l.startswith("model name")]
+        cpu = models[0] if models else cpu
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = f"{os.cpu_count()} cores" + (f" (usable: {usable})" if usable else "")
+    return (
+        f"{cpu}, {cores}; python {platform.python_version()}, torch {torch.__version__}, "
+        f"spacy {spacy.__version__}, numpy {numpy.__version__}"
+    )
+
+
+def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> None:
+    """Compare the two pipelines and print the table.
+
+    memory (Dict[str, Dict[str, float]]): `measure_peak_memory` of "ours" and "spacy".
+    """
+    path, gold = read_gold(args)
+    sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+    n_words = sum(len(words) for words, _ in sentences)
+    pipelines = {"ours": args.ours, "spacy": args.spacy}
+    nlps = {name: load(p) for name, p in pipelines.items()}
+
+    # The warm-up pass also gives the predictions that are scored.
+    scores = {}
+    for name, nlp in nlps.items():
+        predicted, _ = tag(nlp, sentences, args.batch_size)
+        scores[name] = accuracy(nlp, predicted, gold)
+
+    # Interleaved rounds, the order alternating (A B, B A, A B...), so that drift
+    # in the machine's speed hits both pipelines alike.
+    speeds: Dict[str, List[float]] = {name: [] for name in nlps}
+    for i in range(args.rounds):
+        for name in list(nlps) if i % 2 == 0 else list(nlps)[::-1]:
+            _, seconds = tag(nlps[name], sentences, args.batch_size)
+            speeds[name].append(n_words / seconds)
+    ratios = [a / b for a, b in zip(speeds["ours"], speeds["spacy"])]
+
+    header = ["pipeline", "tag_acc", "pos_acc", "words/s", "ours/spaCy", "size MB",
+              "peak RSS MB", "train time"]
+    given = {"ours": args.ours_train_seconds, "spacy": args.spacy_train_seconds}
+    rows = []
+    for name, nlp in nlps.items():
+        trained = train_seconds(pipelines[name], given[name])
+        rows.append([
+            f"{name} ({'+'.join(nlp.pipe_names)})",
+            _fmt(scores[name]["tag_acc"], "{:.2f}"),
+            _fmt(scores[name]["pos_acc"], "{:.2f}"),
+            f"{statistics.median(speeds[name]):,.0f}",
+            f"{statistics.median(ratios):.2f}x" if name == "ours" else "1.00x",
+            f"{folder_mb(pipelines[name]):.1f}",
+            f"{memory[name]['peak']:.0f}",
+            _duration(trained),
+        ])
+
+    notes = [
+        f"command: `python {shlex.join(sys.argv)}`",
+        f"machine: {machine()}",
+        f"data: {path}: {len(sentences)} sentences, {n_words} words, gold tokenization",
+        f"ours: {args.ours}; spacy: {args.spacy}",
+        f"speed: median of {args.rounds} interleaved rounds after 1 warm-up, "
+        f"{args.threads} thread(s), batch size {args.batch_size}; ours/spaCy is the "
+        f"median per-round ratio (range {min(ratios):.2f}-{max(ratios):.2f})",
+        "peak RSS: one child process per pipeline, tagging the split once; before "
+        "loading the pipeline (torch and spaCy imported, split read): "
+        + ", ".join(f"{n} {m['before_load']:.0f} MB" for n, m in memory.items()),
+    ]
+    bullet = "- " if args.markdown else ""
+    print("\n".join(bullet + (n if args.markdown else n.replace("`", "")) for n in notes))
+    print()
+    print(_markdown(header, rows) if args.markdown else _plain(header, rows))
+
+
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
+def _plain(header: List[str], rows: List[List[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        for row in [header, *rows]
+    ]
+    lines.insert(1, ["-" * w for w in widths])
+    return "\n".join("  ".join(line) for line in lines)
+
+
+def _markdown(header: List[str], rows: List[List[str]]) -> str:
+    lines = [header, ["---"] + ["---:"] * (len(header) - 1), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    for var in THREAD_ENV_VARS:
+        os.environ[var] = str(args.threads)
+    if args.peak_memory is not None:
+        limit_threads(args.threads)
+        peak_memory(args)
+        return
+    # The children run first, while this process is small: a child's ru_maxrss
+    # starts from the RSS of the process that started it (Linux carries the
+    # peak across exec), which would otherwise be two loaded pipelines.
+    memory = {"ours": measure_peak_memory(args, args.ours),
+              "spacy": measure_peak_memory(args, args.spacy)}
+    limit_threads(args.threads)
+    benchmark(args, memory)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        sys.exit(f"error: {err}")
