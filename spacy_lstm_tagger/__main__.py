@@ -1,4 +1,4 @@
-"""Command line: python -m spacy_lstm_tagger {train,convert} ..."""
+"""Command line: python -m spacy_lstm_tagger {train,convert,tag} ..."""
 import argparse
 import sys
 from pathlib import Path
@@ -6,7 +6,9 @@ from typing import List, Optional
 
 import spacy
 
+from .conllu import ewt_dir, ewt_file
 from .corpus import TOY_CORPUS, read_docs, write_docbin
+from .tag import add_tag_command, run_tag_command
 from .train import CONFIG_DIR, default_path, show_tags, train
 
 
@@ -23,10 +25,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     p_train.add_argument("--config", type=Path, help="spaCy config (default configs/toy.cfg)")
     p_train.add_argument("--train", type=Path, help="training corpus: .json, .conllu(.gz) or .spacy")
     p_train.add_argument("--dev", type=Path, help="dev corpus (default: the training corpus)")
-    p_train.add_argument("--output", type=Path, default=Path("training/toy"), help="output directory")
+    p_train.add_argument(
+        "--output", type=Path, help="output directory (default training/toy or training/ewt)"
+    )
     p_train.add_argument("--epochs", type=int, help="number of epochs (default: the config's max_epochs)")
     p_train.add_argument("--seed", type=int, help="random seed (default: the config's)")
     p_train.add_argument("--resume", action="store_true", help="continue from OUTPUT/model-last")
+    p_train.add_argument(
+        "--max-minutes", type=float, help="stop after the epoch that reaches this wall time"
+    )
+    p_train.add_argument(
+        "--ewt",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="train on UD English EWT's train/dev CoNLL-U files in DIR (default: "
+        "$UD_EWT_DIR) with configs/ewt.cfg",
+    )
     p_train.add_argument(
         "--show", default="The dog ate the apple", help="sentence to tag at the end (space-separated tokens)"
     )
@@ -37,18 +52,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     p_convert.add_argument("input", type=Path)
     p_convert.add_argument("output", type=Path)
 
+    add_tag_command(commands)
+
     args = parser.parse_args(argv)
     if args.command == "train":
-        config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")
-        train_path = args.train or default_path(TOY_CORPUS, "the toy corpus")
+        if args.ewt is not None:
+            data_dir = ewt_dir(args.ewt or None)
+            config = args.config or default_path(CONFIG_DIR / "ewt.cfg", "configs/ewt.cfg")
+            train_path = args.train or ewt_file("train", data_dir)
+            dev_path = args.dev or ewt_file("dev", data_dir)
+        else:
+            config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")
+            train_path = args.train or default_path(TOY_CORPUS, "the toy corpus")
+            dev_path = args.dev
+        output = args.output or Path("training/ewt" if args.ewt is not None else "training/toy")
         best = train(
             config,
-            args.output,
+            output,
             train_path,
-            args.dev,
+            dev_path,
             epochs=args.epochs,
             seed=args.seed,
             resume=args.resume,
+            max_minutes=args.max_minutes,
         )
         if args.show:
             show_tags(spacy.load(best), args.show.split())
@@ -56,6 +82,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         nlp = spacy.blank("en")
         n = write_docbin(read_docs(args.input, nlp.vocab), args.output)
         print(f"wrote {n} docs to {args.output}")
+    elif args.command == "tag":
+        run_tag_command(args)
 
 
 if __name__ == "__main__":

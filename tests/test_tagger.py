@@ -1,19 +1,16 @@
 """The lstm_tagger component: training, prediction, serialization, errors."""
+import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import fix_random_seed
+from thinc.api import Adam, fix_random_seed
 
 import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
 
-# The tutorial's training data.
-TRAIN_DATA = [
-    ("The dog ate the apple".split(), "DET NN V DET NN".split()),
-    ("Everybody read that book".split(), "NN V DET NN".split()),
-]
-EXPECTED = [tags for _, tags in TRAIN_DATA]
-SENTENCES = [" ".join(words) for words, _ in TRAIN_DATA]
+from conftest import TOY_DATA as TRAIN_DATA  # the tutorial's training data
+from conftest import TOY_TAGS as EXPECTED
+from conftest import TOY_TEXTS as SENTENCES
 
 
 def make_examples(nlp, data=TRAIN_DATA, pos=None):
@@ -93,6 +90,15 @@ def test_long_docs_are_tagged_in_segments(toy_nlp):
     assert all(t.tag_ in ("DET", "NN", "V") for t in doc)
     # Far from a segment boundary, a token is tagged as it is in a short Doc.
     assert [t.tag_ for t in doc[300:305]] == EXPECTED[0]
+
+
+def test_scores_do_not_depend_on_the_rest_of_the_batch(toy_nlp):
+    tagger = toy_nlp.get_pipe("lstm_tagger")
+    doc = toy_nlp.make_doc("Zyxx qwerty dog")
+    alone = tagger.predict([doc])[0]
+    neighbours = [toy_nlp.make_doc("a" * 19 + " " + "word " * 40), toy_nlp.make_doc("x")]
+    together = tagger.predict(neighbours + [doc])[2]
+    numpy.testing.assert_allclose(alone, together, atol=1e-5)
 
 
 def test_unknown_words_get_a_known_tag(toy_nlp):
@@ -182,3 +188,22 @@ def test_initialize_with_given_labels():
     tagger = nlp.add_pipe("lstm_tagger")
     tagger.initialize(lambda: make_examples(nlp), labels=["V", "NN", "DET", "JJ"])
     assert tagger.labels == ("V", "NN", "DET", "JJ")
+
+
+def test_optimizer_averages_are_swapped_in_and_restored():
+    # spacy train evaluates and saves under nlp.use_params(optimizer.averages).
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("lstm_tagger")
+    examples = make_examples(nlp)
+    optimizer = Adam(0.001, use_averages=True)
+    nlp.initialize(lambda: examples, sgd=optimizer)
+    for _ in range(10):
+        nlp.update(examples, sgd=optimizer)
+    docs = [nlp.make_doc(text) for text in SENTENCES]
+    before = tagger.predict(docs)[0]
+    with nlp.use_params(optimizer.averages):
+        averaged = tagger.predict(docs)[0]
+    after = tagger.predict(docs)[0]
+    assert (before == after).all()
+    assert not (before == averaged).all()
