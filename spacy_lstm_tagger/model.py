@@ -34,11 +34,11 @@ TOKENS_PER_PASS = 4096
 def build_lstm_tagger(
     word_width: int = 100,
     char_width: int = 32,
-    char_features: int = 64,
+    char_features: int = 100,
     hidden_width: int = 128,
     depth: int = 1,
     dropout: float = 0.3,
-    word_dropout: float = 0.1,
+    word_dropout: float = 0.25,
     min_word_count: int = 1,
     max_word_chars: int = 20,
     max_sequence: int = 256,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+import torch
 from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
@@ -13,6 +14,13 @@ from thinc.api import Adam, fix_random_seed
 from spacy_lstm_tagger.conllu import ewt_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The tests train small models. On a 2-core machine with anything else running,
+# torch's two OpenMP threads spin waiting for a core and run several times
+# slower than one thread; the n_process test sets two threads itself. The
+# variable carries the setting to the tests' subprocesses.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")
