@@ -100,8 +100,17 @@ class TaggerShim(PyTorchShim):
 
     thinc's optimizer keys a torch parameter's average by (shim id, name), but
     PyTorchShim.use_params looks for string keys, so with it the averages would
-    silently never be used, in `spacy train` either.
+    silently never be used, in `spacy train` either. It also owns the network,
+    which is built (or loaded) after the shim, once its sizes are known.
     """
+
+    @property
+    def network(self) -> Optional[BiLSTMTagger]:
+        return self._model
+
+    @network.setter
+    def network(self, network: Optional[BiLSTMTagger]) -> None:
+        self._model = None if network is None else network.to(get_torch_default_device())
 
     @contextlib.contextmanager
     def use_params(self, params):
@@ -138,9 +147,7 @@ def init(model: Model, X: Optional[List[Doc]] = None, Y: Any = None) -> None:
         n_pos=model.get_dim("nP") if model.has_dim("nP") else 0,
         **model.attrs["network_sizes"],
     )
-    shim = model.shims[0]
-    # The shim was created without a module, since its sizes were unknown.
-    shim._model = network.to(get_torch_default_device())
+    model.shims[0].network = network
 
 
 # Without these, thinc would skip the tables silently when saving (TypeError).
@@ -155,19 +162,15 @@ def deserialize_tables(_: IndexTables, data: bytes, name: str, model: Model) -> 
 
 
 def is_ready(model: Model) -> bool:
-    return model.shims[0]._model is not None
+    return model.shims[0].network is not None
 
 
 def fresh_copy(model: Model) -> Model:
     """A copy of `model` to load a file into: its settings and sizes, but no index
     tables or network, so that nothing of `model`'s own can survive in it."""
-    shim = model.shims[0]
-    network, tables = shim._model, model.attrs["tables"]
-    shim._model, model.attrs["tables"] = None, IndexTables()
-    try:
-        copy = model.copy()
-    finally:
-        shim._model, model.attrs["tables"] = network, tables
+    copy = model.copy()
+    copy.shims[0].network = None
+    copy.attrs["tables"] = IndexTables()
     for dim in ("nO", "nP"):
         copy.set_dim(dim, None, force=True)
     return copy
@@ -284,7 +287,7 @@ def check_loaded(model: Model, config_model: Model) -> None:
     index tables that fit its weights, and weights of the sizes `config_model`
     (built from the config) asks for.
     """
-    network = model.shims[0]._model
+    network = model.shims[0].network
     tables = model.attrs.get("tables")
     if not isinstance(tables, IndexTables):
         raise ValueError("the index tables are missing")

@@ -200,7 +200,7 @@ def test_bytes_round_trip_and_damaged_bytes(saved):
         tagger.from_bytes(nlp.get_pipe("lstm_tagger").to_bytes()[:-50])
     with pytest.raises(ValueError, match="'model' entry is missing"):
         tagger.from_bytes(srsly.msgpack_dumps({"cfg": srsly.json_dumps(tagger.cfg)}))
-    assert tagger.labels == () and tagger.model.shims[0]._model is None
+    assert tagger.labels == () and tagger.model.shims[0].network is None
 
 
 # Malicious files: a pickle that would create a marker file when unpickled.
