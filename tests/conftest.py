@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 import spacy
 import torch
-from spacy.tokens import Doc
-from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger.conllu import ewt_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT, SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
 
 # The tests train small models. On a 2-core machine with anything else running,
 # torch's two OpenMP threads spin waiting for a core and run several times
@@ -23,6 +21,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--slow", action="store_true", help="also run the slow tests (training on a treebank, installing packages)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def ewt():
     """The UD English EWT folder, or a skip that says what is missing."""
@@ -30,37 +43,6 @@ def ewt():
         return ewt_dir()
     except FileNotFoundError as err:
         pytest.skip(str(err))
-
-
-# A trained toy pipeline for the tests that load, package or run one. The
-# tutorial's two sentences, as in test_tagger.py, with a small model trained
-# fast (no dropout, a high learning rate) until it tags them exactly.
-TOY_DATA = [
-    ("The dog ate the apple".split(), "DET NN V DET NN".split()),
-    ("Everybody read that book".split(), "NN V DET NN".split()),
-]
-TOY_TEXTS = [" ".join(words) for words, _ in TOY_DATA]
-TOY_TAGS = [tags for _, tags in TOY_DATA]
-TOY_LABELS = ("DET", "NN", "V")
-SMALL_MODEL = {
-    "word_width": 32,
-    "char_width": 16,
-    "char_features": 16,
-    "hidden_width": 32,
-    "dropout": 0.0,
-    "word_dropout": 0.0,
-}
-
-
-def toy_examples(nlp):
-    return [
-        Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=tags))
-        for words, tags in TOY_DATA
-    ]
-
-
-def tags_of(docs):
-    return [[token.tag_ for token in doc] for doc in docs]
 
 
 @pytest.fixture(scope="session")

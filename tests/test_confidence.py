@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import Doc, Token
 from thinc.api import fix_random_seed
 
-from conftest import SMALL_MODEL, TOY_LABELS, TOY_TEXTS, toy_examples
+from helpers import SMALL_MODEL, TOY_LABELS, TOY_TEXTS, toy_examples
 
 TOP_K = {"components": {"lstm_tagger": {"top_k": len(TOY_LABELS)}}}
 

@@ -10,7 +10,7 @@ from spacy.util import get_minor_version_range
 
 import spacy_lstm_tagger
 
-from conftest import ROOT, TOY_TAGS, TOY_TEXTS
+from helpers import ROOT, TOY_TAGS, TOY_TEXTS
 
 # What a wheel of the project is built from; a file missing here is missing
 # from the installed package too, which is what this test should catch.

@@ -11,7 +11,7 @@ from thinc.api import NumpyOps
 
 from spacy_lstm_tagger.corpus import read_docs, write_docbin
 
-from conftest import ROOT, TOY_DATA, TOY_TAGS, TOY_TEXTS, tags_of
+from helpers import ROOT, TOY_DATA, TOY_TAGS, TOY_TEXTS, tags_of
 
 TAG_MAP = {"DET": {"POS": "DET"}, "NN": {"POS": "NOUN"}, "V": {"POS": "VERB"}}
 TOY_POS = [[TAG_MAP[tag]["POS"] for tag in tags] for tags in TOY_TAGS]

@@ -10,7 +10,7 @@ import spacy
 from spacy_lstm_tagger.conllu import read_conllu
 from spacy_lstm_tagger.tag import BadLineError, tag_file
 
-from conftest import TOY_TAGS, TOY_TEXTS
+from helpers import TOY_TAGS, TOY_TEXTS
 
 JSONL_WITH_BAD_LINES = "\n".join(
     [

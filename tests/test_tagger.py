@@ -8,9 +8,9 @@ from thinc.api import Adam, fix_random_seed
 
 import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
 
-from conftest import TOY_DATA as TRAIN_DATA  # the tutorial's training data
-from conftest import TOY_TAGS as EXPECTED
-from conftest import TOY_TEXTS as SENTENCES
+from helpers import TOY_DATA as TRAIN_DATA  # the tutorial's training data
+from helpers import TOY_TAGS as EXPECTED
+from helpers import TOY_TEXTS as SENTENCES
 
 
 def make_examples(nlp, data=TRAIN_DATA, pos=None):
