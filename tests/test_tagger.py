@@ -168,19 +168,14 @@ def test_add_label_after_initialize_raises(toy_nlp):
         toy_nlp.get_pipe("lstm_tagger").add_label("JJ")
 
 
-def test_initialize_without_examples_raises():
+@pytest.mark.parametrize(
+    "data", [[([], [])], [("The cat".split(), ["", ""])]], ids=["empty-doc", "no-gold-tags"]
+)
+def test_initialize_without_any_label_raises(data):
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger")
-    with pytest.raises(ValueError, match="empty training set"):
-        nlp.initialize(lambda: [Example(Doc(nlp.vocab, words=[]), Doc(nlp.vocab, words=[]))])
-
-
-def test_initialize_without_gold_tags_raises():
-    nlp = spacy.blank("en")
-    nlp.add_pipe("lstm_tagger")
-    examples = make_examples(nlp, data=[("The cat".split(), ["", ""])])
-    with pytest.raises(ValueError, match="no gold tags"):
-        nlp.initialize(lambda: examples)
+    with pytest.raises(ValueError, match=r"\[lstm_tagger\] cannot initialize: no labels"):
+        nlp.initialize(lambda: make_examples(nlp, data=data))
 
 
 def test_initialize_with_given_labels():
