@@ -19,7 +19,7 @@ from thinc.api import fix_random_seed
 from .corpus import gold_examples, read_docs, write_docbin
 
 PathLike = Union[str, Path]
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data
 STATE_KEY = "lstm_tagger_training"  # in meta.json of the saved pipelines
 
 
@@ -172,7 +172,7 @@ def show_tags(nlp: Language, words: List[str], log=print) -> None:
 def default_path(path: Path, what: str) -> Path:
     if not path.exists():
         sys.exit(
-            f"{what} not found at {path} (it ships with a source checkout); "
-            "pass the path explicitly"
+            f"{what} not found at {path} (it ships with the package: is the "
+            "installation complete?); pass the path explicitly"
         )
     return path
