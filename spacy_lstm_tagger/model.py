@@ -62,8 +62,7 @@ class ModelSettings:
         for field in fields(self):
             value = getattr(self, field.name)
             if field.type is float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                    found.append(f"{field.name}={value!r} is not a rate from 0 up to 1")
+                found.extend(rate_problems(field.name, value))
                 continue
             high = SETTING_LIMITS.get(field.name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -77,6 +76,13 @@ class ModelSettings:
         return NetworkShape(
             n_words, n_chars, n_tags, n_pos, **{name: getattr(self, name) for name in SHAPE_SETTINGS}
         )
+
+
+def rate_problems(name: str, value: Any) -> List[str]:
+    """[a message] unless `value` is a rate (NaN is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        return [f"{name}={value!r} is not a rate from 0 up to 1"]
+    return []
 
 
 SHAPE_SETTINGS = ("word_width", "char_width", "char_features", "hidden_width", "depth")

@@ -20,7 +20,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from .confidence import register_extensions, set_confidences
-from .model import ModelFileError, ModelSettings, TaggerModel
+from .model import ModelFileError, ModelSettings, TaggerModel, rate_problems
 from .threads import limit_threads_after_fork
 
 DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
@@ -108,8 +108,7 @@ class LSTMTagger(TrainablePipe):
         problems = model.settings.problems()
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
             problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
-        if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-            problems.append(f"label_smoothing={label_smoothing!r} is not a rate from 0 up to 1")
+        problems.extend(rate_problems("label_smoothing", label_smoothing))
         if not isinstance(neg_prefix, str):
             problems.append(f"neg_prefix={neg_prefix!r} is not a string")
         if problems:

@@ -58,6 +58,16 @@ def copy(saved, tmp_path):
     return path
 
 
+@pytest.fixture
+def no_network_built(monkeypatch):
+    """Fails the test if a network is built."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    monkeypatch.setattr(spacy_lstm_tagger.model, "BiLSTMTagger", never)
+
+
 def read_model(pipeline):
     """The model file, decoded: format, shape, tables (bytes) and tensors."""
     return srsly.msgpack_loads((pipeline / "lstm_tagger" / "model").read_bytes())
@@ -178,15 +188,10 @@ def test_damaged_weights(copy, damage, phrase):
         pytest.param(lambda w: w.update(format="something-else/1"), "not an lstm_tagger model file", id="other-format"),
     ],
 )
-def test_damaged_network_sizes_are_refused_before_building(copy, damage, phrase, monkeypatch):
+def test_damaged_network_sizes_are_refused_before_building(copy, damage, phrase, no_network_built):
     msg = read_model(copy)
     damage(msg)
     write_model(copy, msg)
-
-    def never(*args, **kwargs):
-        raise AssertionError("a network was built from a bad model file")
-
-    monkeypatch.setattr(spacy_lstm_tagger.model, "BiLSTMTagger", never)
     assert_refused(copy, phrase)
 
 
@@ -379,3 +384,16 @@ def test_loading_never_unpickles(saved, monkeypatch):
     spacy.blank("en").add_pipe("lstm_tagger", config={"model": SMALL}).from_bytes(
         nlp.get_pipe("lstm_tagger").to_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    "sizes, phrase",
+    [
+        ({"hidden_width": 10**6}, "weights (more than 1,000,000,000)"),
+        ({"depth": 10**5}, "depth=100000 is not from 1 to 100"),
+    ],
+)
+def test_absurd_sizes_in_the_config_are_refused_before_building(sizes, phrase, no_network_built):
+    with pytest.raises(ValueError, match=r"\[lstm_tagger\] cannot initialize: the network would have") as info:
+        make_nlp(**sizes)
+    assert phrase in str(info.value)
