@@ -229,7 +229,7 @@ class TaggerModel(Model):
     def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
         names = [field.name for field in fields(NetworkShape)]
         if not isinstance(saved, dict) or sorted(saved) != sorted(names):
-            raise ModelFileError(f"the network's sizes are damaged: expected {names}, got {saved!r}")
+            raise ModelFileError(f"the network's sizes are damaged: expected {names}, got {saved!r:.300}")
         shape = NetworkShape(**saved)
         problems = shape.problems()
         if problems:

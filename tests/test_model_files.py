@@ -210,6 +210,7 @@ def test_parameter_count_is_computed_without_building(saved):
         ({"labels": ["DET", "NN", "NN"]}, "'labels' has repeated labels ['NN']"),
         ({"labels": ["DET", "NN", 3]}, "'labels' is not a list of non-empty strings"),
         ({"pos_labels": ["NOUN", "NOUN"]}, "'pos_labels' has repeated labels ['NOUN']"),
+        ({"pos_labels": ["NOUN"]}, "the weights have 3 tag and 0 UPOS outputs, but cfg has 3 tags and 1 UPOS"),
         ({"overwrite": True}, "the cfg has unknown entries ['overwrite']"),
     ],
 )

@@ -133,6 +133,13 @@ def test_upos_head():
     loaded.add_pipe("lstm_tagger", config={"predict_pos": True})
     loaded.from_bytes(nlp.to_bytes())
     assert [[t.pos_ for t in loaded(s)] for s in SENTENCES] == pos
+    # predict_pos given at loading applies: the UPOS head is there but unused.
+    tags_only = spacy.blank("en")
+    tags_only.add_pipe("lstm_tagger", config={"predict_pos": False})
+    tags_only.from_bytes(nlp.to_bytes())
+    assert tags(tags_only) == EXPECTED
+    assert [[t.pos_ for t in tags_only(s)] for s in SENTENCES] == [[""] * len(p) for p in pos]
+    assert "pos_acc" not in tags_only.evaluate(examples)
 
 
 def test_missing_gold_tags_are_ignored():
