@@ -1,6 +1,7 @@
 """The `lstm_tagger` pipeline component: predicts `token.tag_` (and optionally
 `token.pos_`) with the BiLSTM model of `model.py`.
 """
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -399,10 +400,7 @@ class LSTMTagger(TrainablePipe):
         """
         self._validate_serialization_attrs()
         where = f"the serialized component {self.name!r}"
-        try:
-            msg = srsly.msgpack_loads(bytes_data)
-        except Exception as err:  # msgpack has several error types for bad input
-            raise self._error(where, f"the data is damaged ({type(err).__name__}: {err})") from None
+        msg = self._parse(where, srsly.msgpack_loads, bytes_data)
         if not isinstance(msg, dict):
             raise self._error(where, "not a serialized component")
         for key in ("cfg", "model"):
@@ -410,7 +408,8 @@ class LSTMTagger(TrainablePipe):
                 raise self._error(where, f"its {key!r} entry is missing")
         cfg = None
         if "cfg" not in exclude:
-            cfg = self._checked_cfg(f"{where} (cfg)", self._parse(f"{where} (cfg)", srsly.json_loads, msg["cfg"]))
+            cfg_where = f"{where} (cfg)"
+            cfg = self._checked_cfg(cfg_where, self._parse(cfg_where, srsly.json_loads, msg["cfg"]))
         model = None if "model" in exclude else self._load_model(f"{where} (model)", msg["model"])
         staged = self._staged(f"{where} (model)", cfg, model)
         if "vocab" not in exclude and "vocab" in msg:
@@ -426,16 +425,16 @@ class LSTMTagger(TrainablePipe):
         RETURNS (LSTMTagger): the component, loaded.
         """
         self._validate_serialization_attrs()
-        path = Path(path)
+        cfg_file, model_file = Path(path) / "cfg", Path(path) / "model"
         cfg = None
         if "cfg" not in exclude:
-            cfg = self._checked_cfg(path / "cfg", self._parse(path / "cfg", srsly.read_json, path / "cfg"))
+            cfg = self._checked_cfg(cfg_file, self._parse(cfg_file, srsly.read_json, cfg_file))
         model = None
         if "model" not in exclude:
-            model = self._load_model(path / "model", self._parse(path / "model", Path.read_bytes, path / "model"))
-        staged = self._staged(path / "model", cfg, model)
+            model = self._load_model(model_file, self._parse(model_file, Path.read_bytes, model_file))
+        staged = self._staged(model_file, cfg, model)
         if "vocab" not in exclude:
-            self.vocab.from_disk(path / "vocab", exclude=exclude)
+            self.vocab.from_disk(Path(path) / "vocab", exclude=exclude)
         self._swap_in(*staged)
         return self
 
@@ -488,8 +487,8 @@ class LSTMTagger(TrainablePipe):
         for key in ("labels", "pos_labels"):
             labels = cfg.get(key, [])
             if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
-                raise self._error(where, f"cfg {key!r} is not a list of non-empty strings: {labels!r}")
-            repeated = sorted({label for label in labels if labels.count(label) > 1})
+                raise self._error(where, f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}")
+            repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
             if repeated:
                 raise self._error(where, f"cfg {key!r} has repeated labels {repeated}")
         bad_pos = [label for label in cfg.get("pos_labels", []) if label not in UPOS_IDS]
