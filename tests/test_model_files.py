@@ -17,7 +17,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 import spacy_lstm_tagger.model
-from spacy_lstm_tagger import LSTMTagger, build_lstm_tagger
+from spacy_lstm_tagger import LSTMTagger, ModelFileError, build_lstm_tagger
 from spacy_lstm_tagger.network import BiLSTMTagger
 
 TRAIN_DATA = [
@@ -83,7 +83,7 @@ def edit_cfg(pipeline, **entries):
     srsly.write_json(pipeline / "lstm_tagger" / "cfg", cfg)
 
 
-def assert_refused(pipeline, *phrases, error=ValueError, file="model"):
+def assert_refused(pipeline, *phrases, error=ModelFileError, file="model"):
     with pytest.raises(error) as info:
         spacy.load(pipeline)
     message = str(info.value)
