@@ -124,12 +124,7 @@ def build_lstm_tagger(
     RETURNS (TaggerModel): log-probabilities per token, tags first, then UPOS
         labels if the model has a UPOS head. Not usable before `build` or loading.
     """
-    return TaggerModel(
-        ModelSettings(
-            word_width, char_width, char_features, hidden_width, depth, dropout,
-            word_dropout, min_word_count, max_word_chars, max_sequence, group_size,
-        )
-    )
+    return TaggerModel(ModelSettings(**locals()))  # the arguments are the settings
 
 
 class TaggerModel(Model):
@@ -213,6 +208,8 @@ class TaggerModel(Model):
             msg = srsly.msgpack_loads(bytes_data)
         except Exception as err:  # msgpack has several error types for bad input
             raise ModelFileError(f"the file is damaged or truncated ({type(err).__name__}: {err})") from None
+        if isinstance(msg, dict) and "nodes" in msg:  # thinc's layout, before format 2
+            raise ModelFileError("the file is of an older spacy-lstm-tagger: train the model again")
         if not isinstance(msg, dict) or msg.get("format") != MODEL_FORMAT:
             raise ModelFileError(f"not an lstm_tagger model file (expected format {MODEL_FORMAT!r})")
         if msg.get("shape") is None:

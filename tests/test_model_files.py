@@ -332,6 +332,11 @@ def plant_as_thinc_shim_state(pipeline, payload):
     write_model(pipeline, msg)
 
 
+def test_model_file_of_the_older_format(copy):
+    plant_as_thinc_shim_state(copy, b"")
+    assert_refused(copy, "the file is of an older spacy-lstm-tagger: train the model again")
+
+
 def plant_as_shape(pipeline, payload):
     msg = read_model(pipeline)
     msg["shape"] = payload
