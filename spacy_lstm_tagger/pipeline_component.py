@@ -2,6 +2,7 @@
 `token.pos_`) with the BiLSTM model of `model.py`.
 """
 from collections import Counter
+from copy import deepcopy
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -25,8 +26,9 @@ from .model import ModelFileError, ModelSettings, TaggerModel, rate_problems
 from .threads import limit_threads_after_fork
 
 DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
-# What the component's cfg file holds: what its trained network fixes. Every
-# other setting comes from the config (config.cfg, or spacy.load(..., config=...)).
+# What the component's cfg file holds, with defaults: what its trained model fixes
+# (checked in LSTMTagger._checked_cfg). Every other setting comes from the
+# config (config.cfg, or spacy.load(..., config=...)).
 SAVED_CFG = {"labels": [], "pos_labels": []}
 
 
@@ -119,7 +121,7 @@ class LSTMTagger(TrainablePipe):
         self.name = name
         # The labels live in cfg, so the inherited to_disk saves them; the
         # settings below are the config's, which config.cfg keeps.
-        self.cfg: Dict[str, Any] = {key: list(value) for key, value in SAVED_CFG.items()}
+        self.cfg: Dict[str, Any] = deepcopy(SAVED_CFG)
         self.overwrite = overwrite
         self.predict_pos = predict_pos
         self.top_k = top_k
@@ -495,7 +497,7 @@ class LSTMTagger(TrainablePipe):
         if bad_pos:
             raise self._error(where, f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
         # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
-        return {key: list(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
+        return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
 
     def _swap_in(self, cfg: Dict[str, Any], model: TaggerModel) -> None:
         self.cfg = cfg
