@@ -87,7 +87,11 @@ def rate_problems(name: str, value: Any) -> List[str]:
 
 SHAPE_SETTINGS = ("word_width", "char_width", "char_features", "hidden_width", "depth")
 # Beyond these the settings stop bounding memory (a segment is one network row).
-SETTING_LIMITS = {"max_word_chars": 1000, "max_sequence": TOKENS_PER_PASS, "group_size": TOKENS_PER_PASS}
+SETTING_LIMITS = {
+    "max_word_chars": 1000,
+    "max_sequence": TOKENS_PER_PASS,
+    "group_size": TOKENS_PER_PASS,
+}
 
 
 @registry.architectures("spacy_lstm_tagger.LSTMTagger.v1")
@@ -207,7 +211,9 @@ class TaggerModel(Model):
         try:
             msg = srsly.msgpack_loads(bytes_data)
         except Exception as err:  # msgpack has several error types for bad input
-            raise ModelFileError(f"the file is damaged or truncated ({type(err).__name__}: {err})") from None
+            raise ModelFileError(
+                f"the file is damaged or truncated ({type(err).__name__}: {err})"
+            ) from None
         if isinstance(msg, dict) and "nodes" in msg:  # thinc's layout, before format 2
             raise ModelFileError("the file is of an older spacy-lstm-tagger: train the model again")
         if not isinstance(msg, dict) or msg.get("format") != MODEL_FORMAT:
@@ -226,7 +232,9 @@ class TaggerModel(Model):
     def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
         names = [field.name for field in fields(NetworkShape)]
         if not isinstance(saved, dict) or sorted(saved) != sorted(names):
-            raise ModelFileError(f"the network's sizes are damaged: expected {names}, got {saved!r:.300}")
+            raise ModelFileError(
+                f"the network's sizes are damaged: expected {names}, got {saved!r:.300}"
+            )
         shape = NetworkShape(**saved)
         problems = shape.problems()
         if problems:

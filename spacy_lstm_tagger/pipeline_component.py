@@ -32,7 +32,9 @@ DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(M
 SAVED_CFG = {"labels": [], "pos_labels": []}
 
 
-def score_tagger(examples: Iterable[Example], attrs: Sequence[str] = ("tag",), **kwargs) -> Dict[str, Any]:
+def score_tagger(
+    examples: Iterable[Example], attrs: Sequence[str] = ("tag",), **kwargs
+) -> Dict[str, Any]:
     """Accuracy of each of `attrs` ("tag", "pos") by spaCy's scorer: `tag_acc`, `pos_acc`."""
     scores: Dict[str, Any] = {}
     for attr in attrs:
@@ -263,7 +265,8 @@ class LSTMTagger(TrainablePipe):
             heads.append(("POS", self.pos_labels, len(self.labels)))
         loss = 0.0
         for attr, labels, offset in heads:
-            rows, columns, negative = (xp.asarray(a) for a in self._gold_indices(examples, attr, labels))
+            gold = self._gold_indices(examples, attr, labels)
+            rows, columns, negative = (xp.asarray(a) for a in gold)
             if not len(rows):
                 continue
             n_labels, n_rows = len(labels), len(rows)
@@ -272,7 +275,8 @@ class LSTMTagger(TrainablePipe):
             positive = ~negative
             if positive.any():
                 smoothing = self.label_smoothing if n_labels > 1 else 0.0
-                target = xp.full((int(positive.sum()), n_labels), smoothing / max(1, n_labels - 1), dtype="f")
+                other = smoothing / max(1, n_labels - 1)
+                target = xp.full((int(positive.sum()), n_labels), other, dtype="f")
                 target[xp.arange(len(target)), columns[positive]] = 1.0 - smoothing
                 loss += float(-(target * log_probs[rows[positive]]).sum()) / n_rows
                 d_log_probs[rows[positive]] = -target / n_rows
@@ -359,7 +363,9 @@ class LSTMTagger(TrainablePipe):
             )
         if self.predict_pos and not pos_labels:
             raise self._error(
-                None, "predict_pos is set, but no example has a gold token.pos_ and no UPOS label was added"
+                None,
+                "predict_pos is set, but no example has a gold token.pos_ and no UPOS "
+                "label was added",
             )
         cfg = self._checked_cfg(None, {"labels": list(tags), "pos_labels": list(pos_labels)})
         model = self.model.blank_copy()
@@ -489,7 +495,9 @@ class LSTMTagger(TrainablePipe):
         for key in ("labels", "pos_labels"):
             labels = cfg.get(key, [])
             if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
-                raise self._error(where, f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}")
+                raise self._error(
+                    where, f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}"
+                )
             repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
             if repeated:
                 raise self._error(where, f"cfg {key!r} has repeated labels {repeated}")
