@@ -5,6 +5,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
+import math
+
 import numpy
 import srsly
 from spacy.language import Language
@@ -92,6 +94,8 @@ class LSTMTagger(TrainablePipe):
             "pos_labels": [],
             "overwrite": overwrite,
             "predict_pos": predict_pos,
+            # Divides the scores behind tag_prob/tag_top_k; fitted on dev by train.py.
+            "tag_temperature": 1.0,
         }
         # A config setting only, not in cfg: the cfg file read at loading would
         # override `spacy.load(..., config=...)`; config.cfg keeps it.
@@ -178,7 +182,10 @@ class LSTMTagger(TrainablePipe):
             start, end = end, end + len(doc)
             if start == end:
                 continue
-            set_confidences(doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k)
+            set_confidences(
+                doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k,
+                self.cfg["tag_temperature"],
+            )
             doc_values = values[start:end]
             if not self.cfg["overwrite"]:
                 existing = doc.to_array(attrs).reshape(doc_values.shape)
@@ -399,6 +406,16 @@ class LSTMTagger(TrainablePipe):
             value = merged.get(key)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self._load_error(where, f"cfg {key!r} is not a list of strings")
+        temperature = merged.get("tag_temperature")
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or temperature <= 0
+        ):
+            raise self._load_error(
+                where, f"cfg 'tag_temperature' must be a finite number > 0, got {temperature!r}"
+            )
         bad_pos = [label for label in merged["pos_labels"] if label not in UPOS_IDS]
         if bad_pos:
             raise self._load_error(where, f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
