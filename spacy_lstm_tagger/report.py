@@ -218,7 +218,7 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
     parts = [f"<h1>Tagger evaluation: {esc(r.get('model'))} on {esc(r.get('gold'))}</h1>"]
     if not figures.available():
         parts.append(f'<p class="missing"><b>Figures missing.</b> {esc(figures.MISSING)}</p>')
-    parts.append("<h2>Accuracy</h2>")
+    parts.append('<h2 id="accuracy">Accuracy</h2>')
     groups = [["all", r["tokens"], number(acc["tag"])],
               ["seen in training", seen["seen"]["tokens"], number(seen["seen"]["accuracy"])],
               ["not seen in training", seen["unseen"]["tokens"], number(seen["unseen"]["accuracy"])]]
@@ -232,8 +232,8 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
     parts.append('<div class="figures">' + table(["words", "tokens", "tag accuracy"], groups)
                  + figure(figures.bands, "accuracy by word group", seen, r["frequency_bands"]) + "</div>")
 
-    parts.append("<h2>Per tag</h2><p>Sorted by errors (false positives + false negatives); "
-                 "click a heading to sort by it.</p>")
+    parts.append('<h2 id="per-tag">Per tag</h2><p>Sorted by errors (false positives + false '
+                 "negatives); click a heading to sort by it.</p>")
     parts.append(table(
         ["tag", "precision", "recall", "F1", "support", "errors"],
         [[esc(t["tag"]), f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
@@ -242,7 +242,7 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
     ))
 
     conf = r["confusion"]
-    parts.append("<h2>Confusions</h2>")
+    parts.append('<h2 id="confusions">Confusions</h2>')
     heatmap = figure(figures.confusion, "confusion heatmap", conf["tags"], conf["matrix"]) if conf["tags"] else "<p>No errors.</p>"
     parts.append('<div class="figures">' + heatmap + table(
         ["gold", "predicted", "count"],
@@ -250,7 +250,7 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
         text_columns=(0, 1),
     ) + "</div>")
 
-    parts.append("<h2>Calibration of token._.tag_prob</h2>")
+    parts.append('<h2 id="calibration">Calibration of token._.tag_prob</h2>')
     if cal["ece"] is None:
         parts.append("<p>The pipeline sets no tag_prob.</p>")
     else:
@@ -269,7 +269,7 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
                    before["bins"] if before else None, cal["temperature"])
             + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"]) + "</div>")
 
-    parts.append("<h2>Most frequent errors</h2>")
+    parts.append('<h2 id="errors">Most frequent errors</h2>')
     parts.append(table(
         ["count", "word", "gold", "predicted", "first context"],
         [[e["count"], esc(e["word"]), esc(e["gold"]), esc(e["predicted"]), marked(e["context"])]
@@ -279,7 +279,7 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
 
     c = r.get("compare")
     if c:
-        parts.append(f"<h2>Compared with {esc(r.get('other'))}</h2>")
+        parts.append(f'<h2 id="compare">Compared with {esc(r.get("other"))}</h2>')
         parts.append(
             f"<p>Tag accuracy {number(c['accuracy']['tag'])} against {number(c['other_accuracy']['tag'])}, "
             f"UPOS {number(c['accuracy']['pos'])} against {number(c['other_accuracy']['pos'])}; on words "
@@ -297,16 +297,18 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
 
     epochs = r.get("training")
     if epochs or training_png:
-        parts.append("<h2>Training</h2>")
+        parts.append('<h2 id="training">Training</h2>')
         if training_png is None and epochs:
             parts.append(figure(figures.training_curves, "training curves", epochs))
         elif training_png is not None:
             parts.append(image(training_png, "training curves"))
         if epochs:
             parts.append(table(
-                ["epoch", "loss", "dev tag accuracy", "dev UPOS accuracy", "seconds"],
+                ["epoch", "loss", "dev tag accuracy", "dev UPOS accuracy", "temperature",
+                 "dev ECE without it", "dev ECE with it", "seconds"],
                 [[e["epoch"], number(e.get("loss")), number(e.get("tag_acc")),
-                  number(e.get("pos_acc")), e.get("seconds", "-")] for e in epochs],
+                  number(e.get("pos_acc")), *calibration_columns(e), e.get("seconds", "-")]
+                 for e in epochs],
                 sortable=True,
             ))
     return (
@@ -314,6 +316,12 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
         f"<title>Tagger evaluation: {esc(r.get('model'))}</title><style>{STYLE}</style></head>\n"
         "<body>\n" + "\n".join(parts) + f"\n<script>{SORT_SCRIPT}</script>\n</body></html>\n"
     )
+
+
+def calibration_columns(epoch: Dict) -> List[str]:
+    """The temperature and dev ECE of a training-log row's (first) lstm_tagger."""
+    fitted = next(iter((epoch.get("calibration") or {}).values()), {})
+    return [number(fitted.get(key)) for key in ("temperature", "ece_before", "ece_after")]
 
 
 def marked(context: Dict[str, str]) -> str:

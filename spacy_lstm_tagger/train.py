@@ -16,6 +16,7 @@ from spacy.training import Example
 from spacy.util import registry
 from thinc.api import fix_random_seed
 
+from .calibration import fit_pipeline_temperatures
 from .corpus import gold_examples, read_docs, write_docbin
 from .curves import TrainingCurves
 
@@ -136,14 +137,18 @@ def train(
         speed = n_words / (time.perf_counter() - start)
         # Evaluated and saved with the averaged weights when the optimizer keeps them.
         with nlp.use_params(optimizer.averages or {}):
+            # tag_prob calibrated on dev: saved with the pipeline, and logged.
+            calibration = fit_pipeline_temperatures(nlp, dev_examples)
             scores = nlp.evaluate(dev_examples)
             train_seconds = time.perf_counter() - run_start
             score = _weighted_score(scores, training.get("score_weights") or {"tag_acc": 1.0})
             loss = sum(losses.values())
             extra = f" pos {scores['pos_acc']:.4f}" if scores.get("pos_acc") is not None else ""
+            extra += "".join(f" temperature {c['temperature']:.3f}" for c in calibration.values())
             log(f"{epoch:>5} {loss:>10.4f} {scores['tag_acc']:>8.4f} {speed:>8.0f}{extra}")
             curves.add(epoch=epoch, loss=loss, tag_acc=scores["tag_acc"],
-                       pos_acc=scores.get("pos_acc"), seconds=round(train_seconds, 1))
+                       pos_acc=scores.get("pos_acc"), seconds=round(train_seconds, 1),
+                       calibration=calibration)
             if score > best_score:
                 best_score = score
                 nlp.meta[STATE_KEY] = _state(epoch, best_score, train_seconds)

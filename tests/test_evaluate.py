@@ -12,7 +12,9 @@ from spacy.tokens import Doc
 
 from spacy_lstm_tagger import figures
 from spacy_lstm_tagger.__main__ import main
-from spacy_lstm_tagger.report import html_report
+from spacy_lstm_tagger.conllu import ewt_file
+from spacy_lstm_tagger.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.train import CONFIG_DIR, train
 
 from helpers import TOY_DATA
 
@@ -175,3 +177,39 @@ def test_report_renders_in_headless_chromium(toy_pipeline, tmp_path, capsys):
     assert all(int(w) > 100 for w in widths), widths  # every picture decoded
     # The sorting script ran to its end on the table that has it.
     assert dom.count('data-sortable="ready"') == 1
+
+
+@pytest.mark.slow
+def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
+    # A small model trained briefly on 300 sentences: far from good, which
+    # leaves plenty of errors and unseen words to count.
+    nlp = spacy.blank("en")
+    train_docs = read_docs(ewt_file("train", ewt), nlp.vocab)[:300]
+    dev_docs = read_docs(ewt_file("dev", ewt), nlp.vocab)[:150]
+    write_docbin(train_docs, tmp_path / "train.spacy")
+    write_docbin(dev_docs, tmp_path / "dev.spacy")
+    # The toy config's small model and high learning rate, with UPOS as for EWT.
+    best = train(CONFIG_DIR / "toy.cfg", tmp_path / "out", tmp_path / "train.spacy",
+                 tmp_path / "dev.spacy", epochs=3, seed=0, log=lambda _: None,
+                 overrides={"components.lstm_tagger.predict_pos": True})
+    run_evaluate(capsys, best, tmp_path / "dev.spacy", "--training", tmp_path / "out",
+                 "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    report = json.loads((tmp_path / "r.json").read_text())
+
+    gold = [([t.text for t in doc], [t.tag_ for t in doc]) for doc in dev_docs]
+    training_words = {t.text.lower() for doc in train_docs for t in doc}
+    expected = direct_count(spacy.load(best), gold, training_words, "NN")
+    assert 0.3 < report["accuracy"]["tag"] < 0.95
+    assert report["accuracy"]["tag"] == pytest.approx(expected["accuracy"])
+    assert report["seen"]["seen"]["accuracy"] == pytest.approx(expected["seen"])
+    assert report["seen"]["unseen"]["accuracy"] == pytest.approx(expected["unseen"])
+    assert report["seen"]["unseen"]["tokens"] == expected["n_unseen"]
+    nn = next(row for row in report["per_tag"] if row["tag"] == "NN")
+    assert nn["f1"] == pytest.approx(expected["f1"])
+    assert report["frequency_bands"][0]["band"] == "0"  # counted in the training corpus
+    assert report["frequency_bands"][0]["tokens"] == expected["n_unseen"]
+    assert len(report["training"]) == 3
+    assert set(embedded_pngs((tmp_path / "r.html").read_text())) == {
+        "accuracy by word group", "confusion heatmap", "reliability diagram",
+        "accuracy against the share of tokens kept", "training curves",
+    }
