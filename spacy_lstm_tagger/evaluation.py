@@ -110,6 +110,8 @@ def evaluate(
     else:
         counts, count_source = Counter(word_key(w) for w in ours.words), "evaluated corpus"
     has_tag = ours.gold_tag != ""
+    if not has_tag.any():
+        raise ValueError(f"the gold corpus has no tagged tokens ({len(gold_docs)} sentences, no XPOS tags)")
     right = ours.tag == ours.gold_tag
     report = {
         "tokens": int(has_tag.sum()),

@@ -140,6 +140,13 @@ def test_a_missing_gold_file_is_a_clear_error(toy_pipeline, tmp_path, run_python
     assert result.stderr.strip() == f"error: corpus file not found: {tmp_path / 'nope.conllu'}"
 
 
+def test_a_gold_corpus_without_tags_is_a_clear_error(toy_pipeline, tmp_path, run_python):
+    untagged = write_conllu(tmp_path / "untagged.conllu", [(words, ["_"] * len(words)) for words, _ in GOLD])
+    result = run_python("-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, untagged, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the gold corpus has no tagged tokens (4 sentences, no XPOS tags)"
+
+
 # A copy of the report with a probe put first: it records script errors and
 # each image's decoded width into the DOM, which --dump-dom then prints.
 PROBE = """<script>
