@@ -19,7 +19,7 @@ from spacy.tokens import Doc
 from .calibration import kept_curve, reliability
 from .featurize import word_key
 
-# Upper bounds of the word-frequency bands (occurrences).
+# Word-frequency bands: occurrences from .. to (inclusive; None: no upper bound).
 FREQUENCY_BANDS = [(0, 0), (1, 1), (2, 9), (10, 99), (100, None)]
 KEPT_SHARES = [round(0.01 * i, 2) for i in range(100, 0, -1)]
 N_CONFUSED_TAGS = 12
@@ -99,7 +99,7 @@ def evaluate(
     training_counts (Counter): occurrences of each word (`word_key`) in the
         training corpus, for the frequency bands; without it the bands count the
         words of the gold corpus itself.
-    RETURNS (dict): see the keys below; numbers are plain floats and ints.
+    RETURNS (dict): plain numbers, strings, lists and dicts (JSON as it is).
     """
     tagger = find_tagger(nlp)
     ours = predict(nlp, gold_docs)

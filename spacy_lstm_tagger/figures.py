@@ -71,12 +71,14 @@ def reliability(bins: List[Dict], before: Optional[List[Dict]] = None, temperatu
     calibrated tagger; `before`: the bins without temperature scaling."""
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    if before:
-        ax.plot([b["confidence"] for b in before], [b["accuracy"] for b in before],
-                marker="o", color=OTHER, label="before temperature scaling")
-    label = f"temperature {temperature:.2f}" if before else "tag_prob"
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins],
-            marker="o", color=OURS, label=label)
+    curves = [(before, OTHER, "before temperature scaling")] if before else []
+    curves.append((bins, OURS, f"temperature {temperature:.2f}" if before else "tag_prob"))
+    total = sum(b["tokens"] for b in bins)
+    for points, color, label in curves:
+        x, y = [b["confidence"] for b in points], [b["accuracy"] for b in points]
+        ax.plot(x, y, color=color, label=label)
+        # A dot's area grows with its bin's tokens: a bin of a few tokens says little.
+        ax.scatter(x, y, s=[8 + 300 * b["tokens"] / total for b in points], color=color, clip_on=False)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (tag_prob)", ylabel="accuracy",
            title="reliability")
     ax.legend(loc="upper left", fontsize=8)

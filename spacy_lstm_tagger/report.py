@@ -259,15 +259,19 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
         if before:
             ece += (f" with the temperature {cal['temperature']:.3f} fitted on dev in training; "
                     f"without it {before['ece']:.4f}")
-        parts.append(f"<p>{ece}. Setting aside the tokens below a tag_prob threshold "
-                     "(to route them to review) leaves these:</p>")
+        parts.append(f"<p>{ece}. Dot sizes show the tokens in a bin. Setting aside the "
+                     "tokens below a tag_prob threshold (to route them to review) leaves these:</p>")
         kept = {p["share"]: p for p in cal["kept"]}
-        parts.append('<div class="figures">' + table(
-            ["tokens kept", "tag_prob threshold", "accuracy of the kept"],
-            [[f"{s:.0%}", f"{kept[s]['threshold']:.3f}", f"{kept[s]['accuracy']:.4f}"] for s in TEXT_SHARES],
-        ) + figure(figures.reliability, "reliability diagram", cal["bins"],
-                   before["bins"] if before else None, cal["temperature"])
-            + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"]) + "</div>")
+        parts.append(
+            '<div class="figures">'
+            + figure(figures.reliability, "reliability diagram", cal["bins"],
+                     before["bins"] if before else None, cal["temperature"])
+            + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"])
+            + table(["tokens kept", "tag_prob threshold", "accuracy of the kept"],
+                    [[f"{s:.0%}", f"{kept[s]['threshold']:.3f}", f"{kept[s]['accuracy']:.4f}"]
+                     for s in TEXT_SHARES])
+            + "</div>"
+        )
 
     parts.append('<h2 id="errors">Most frequent errors</h2>')
     parts.append(table(

@@ -107,7 +107,8 @@ def test_compare_counts_where_each_pipeline_wins(toy_pipeline, tmp_path, capsys)
     ruler.add([[{"LOWER": {"IN": ["the", "that"]}}]], {"TAG": "DET"})
     other.to_disk(tmp_path / "rules")
     gold = write_conllu(tmp_path / "gold.conllu", GOLD)
-    run_evaluate(capsys, toy_pipeline, gold, "--compare", tmp_path / "rules", "--json", tmp_path / "r.json")
+    out = run_evaluate(capsys, toy_pipeline, gold, "--compare", tmp_path / "rules",
+                       "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
     compare = json.loads((tmp_path / "r.json").read_text())["compare"]
     ours = spacy.load(toy_pipeline)
     only_ours = only_other = 0
@@ -119,6 +120,8 @@ def test_compare_counts_where_each_pipeline_wins(toy_pipeline, tmp_path, capsys)
     assert only_ours > 0  # the verbs
     v = next(row for row in compare["per_tag"] if row["tag"] == "V")
     assert v["other_f1"] == 0.0 and v["only_other_right"] == 0
+    assert f"only ours right {only_ours:,} tokens, only theirs {only_other:,}" in out
+    assert "per-tag F1 of both" in embedded_pngs((tmp_path / "r.html").read_text())
 
 
 def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_path, capsys, monkeypatch):
