@@ -1,11 +1,10 @@
 """The `lstm_tagger` pipeline component: predicts `token.tag_` (and optionally
 `token.pos_`) with the BiLSTM model of `model.py`.
 """
+import math
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
-
-import math
 
 import numpy
 import srsly

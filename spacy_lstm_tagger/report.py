@@ -213,112 +213,139 @@ def figure(draw: Callable[..., bytes], alt: str, *args) -> str:
 
 
 def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
-    """The whole report as one HTML page."""
-    acc, seen, cal = r["accuracy"], r["seen"], r["calibration"]
+    """The whole report as one HTML page; `training_png`: the training folder's
+    plot of its curves, if it has one."""
     parts = [f"<h1>Tagger evaluation: {esc(r.get('model'))} on {esc(r.get('gold'))}</h1>"]
     if not figures.available():
         parts.append(f'<p class="missing"><b>Figures missing.</b> {esc(figures.MISSING)}</p>')
-    parts.append('<h2 id="accuracy">Accuracy</h2>')
+    parts += [accuracy_section(r), per_tag_section(r), confusion_section(r),
+              calibration_section(r["calibration"]), errors_section(r)]
+    if r.get("compare"):
+        parts.append(compare_section(r))
+    if r.get("training") or training_png:
+        parts.append(training_section(r.get("training"), training_png))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Tagger evaluation: {esc(r.get('model'))}</title><style>{STYLE}</style></head>\n"
+        "<body>\n" + "\n".join(parts) + f"\n<script>{SORT_SCRIPT}</script>\n</body></html>\n"
+    )
+
+
+def accuracy_section(r: Dict) -> str:
+    acc, seen = r["accuracy"], r["seen"]
     groups = [["all", r["tokens"], number(acc["tag"])],
               ["seen in training", seen["seen"]["tokens"], number(seen["seen"]["accuracy"])],
               ["not seen in training", seen["unseen"]["tokens"], number(seen["unseen"]["accuracy"])]]
     groups += [[f"frequency {b['band']} ({r['frequency_source']})", b["tokens"], number(b["accuracy"])]
                for b in r["frequency_bands"]]
-    parts.append(
+    return (
+        '<h2 id="accuracy">Accuracy</h2>'
         f"<p>{r['tokens']:,} tokens in {r['sentences']:,} sentences. Tag (XPOS) accuracy "
         f"<b>{number(acc['tag'])}</b>, UPOS accuracy <b>{number(acc['pos'])}</b>. Seen: the "
         "word has an embedding of its own in the model's word table.</p>"
+        '<div class="figures">' + table(["words", "tokens", "tag accuracy"], groups)
+        + figure(figures.bands, "accuracy by word group", seen, r["frequency_bands"]) + "</div>"
     )
-    parts.append('<div class="figures">' + table(["words", "tokens", "tag accuracy"], groups)
-                 + figure(figures.bands, "accuracy by word group", seen, r["frequency_bands"]) + "</div>")
 
-    parts.append('<h2 id="per-tag">Per tag</h2><p>Sorted by errors (false positives + false '
-                 "negatives); click a heading to sort by it.</p>")
-    parts.append(table(
-        ["tag", "precision", "recall", "F1", "support", "errors"],
-        [[esc(t["tag"]), f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
-          f"{t['support']:,}", f"{t['errors']:,}"] for t in r["per_tag"]],
-        sortable=True,
-    ))
 
-    conf = r["confusion"]
-    parts.append('<h2 id="confusions">Confusions</h2>')
-    heatmap = figure(figures.confusion, "confusion heatmap", conf["tags"], conf["matrix"]) if conf["tags"] else "<p>No errors.</p>"
-    parts.append('<div class="figures">' + heatmap + table(
-        ["gold", "predicted", "count"],
-        [[esc(p["gold"]), esc(p["predicted"]), f"{p['count']:,}"] for p in conf["pairs"]],
-        text_columns=(0, 1),
-    ) + "</div>")
-
-    parts.append('<h2 id="calibration">Calibration of token._.tag_prob</h2>')
-    if cal["ece"] is None:
-        parts.append("<p>The pipeline sets no tag_prob.</p>")
-    else:
-        before = cal.get("before")
-        ece = f"Expected calibration error (ECE, {len(cal['bins'])} non-empty bins of width 0.1): <b>{cal['ece']:.4f}</b>"
-        if before:
-            ece += (f" with the temperature {cal['temperature']:.3f} fitted on dev in training; "
-                    f"without it {before['ece']:.4f}")
-        parts.append(f"<p>{ece}. Dot sizes show the tokens in a bin. Setting aside the "
-                     "tokens below a tag_prob threshold (to route them to review) leaves these:</p>")
-        kept = {p["share"]: p for p in cal["kept"]}
-        parts.append(
-            '<div class="figures">'
-            + figure(figures.reliability, "reliability diagram", cal["bins"],
-                     before["bins"] if before else None, cal["temperature"])
-            + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"])
-            + table(["tokens kept", "tag_prob threshold", "accuracy of the kept"],
-                    [[f"{s:.0%}", f"{kept[s]['threshold']:.3f}", f"{kept[s]['accuracy']:.4f}"]
-                     for s in TEXT_SHARES])
-            + "</div>"
+def per_tag_section(r: Dict) -> str:
+    return (
+        '<h2 id="per-tag">Per tag</h2><p>Sorted by errors (false positives + false '
+        "negatives); click a heading to sort by it.</p>"
+        + table(
+            ["tag", "precision", "recall", "F1", "support", "errors"],
+            [[esc(t["tag"]), f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
+              f"{t['support']:,}", f"{t['errors']:,}"] for t in r["per_tag"]],
+            sortable=True,
         )
+    )
 
-    parts.append('<h2 id="errors">Most frequent errors</h2>')
-    parts.append(table(
+
+def confusion_section(r: Dict) -> str:
+    conf = r["confusion"]
+    if not conf["tags"]:
+        return '<h2 id="confusions">Confusions</h2><p>No errors.</p>'
+    return (
+        '<h2 id="confusions">Confusions</h2><div class="figures">'
+        + figure(figures.confusion, "confusion heatmap", conf["tags"], conf["matrix"])
+        + table(
+            ["gold", "predicted", "count"],
+            [[esc(p["gold"]), esc(p["predicted"]), f"{p['count']:,}"] for p in conf["pairs"]],
+            text_columns=(0, 1),
+        )
+        + "</div>"
+    )
+
+
+def calibration_section(cal: Dict) -> str:
+    heading = '<h2 id="calibration">Calibration of token._.tag_prob</h2>'
+    if cal["ece"] is None:
+        return heading + "<p>The pipeline sets no tag_prob.</p>"
+    before = cal.get("before")
+    ece = (f"Expected calibration error (ECE, {len(cal['bins'])} non-empty bins of width 0.1): "
+           f"<b>{cal['ece']:.4f}</b>")
+    if before:
+        ece += (f" with the temperature {cal['temperature']:.3f} fitted on dev in training; "
+                f"without it {before['ece']:.4f}")
+    kept = {p["share"]: p for p in cal["kept"]}
+    return (
+        f"{heading}<p>{ece}. Dot sizes show the tokens in a bin. Setting aside the tokens "
+        "below a tag_prob threshold (to route them to review) leaves these:</p>"
+        '<div class="figures">'
+        + figure(figures.reliability, "reliability diagram", cal["bins"],
+                 before["bins"] if before else None, cal["temperature"])
+        + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"])
+        + table(["tokens kept", "tag_prob threshold", "accuracy of the kept"],
+                [[f"{s:.0%}", f"{kept[s]['threshold']:.3f}", f"{kept[s]['accuracy']:.4f}"]
+                 for s in TEXT_SHARES])
+        + "</div>"
+    )
+
+
+def errors_section(r: Dict) -> str:
+    return '<h2 id="errors">Most frequent errors</h2>' + table(
         ["count", "word", "gold", "predicted", "first context"],
         [[e["count"], esc(e["word"]), esc(e["gold"]), esc(e["predicted"]), marked(e["context"])]
          for e in r["errors"]],
         text_columns=(1, 2, 3, 4),
-    ))
+    )
 
-    c = r.get("compare")
-    if c:
-        parts.append(f'<h2 id="compare">Compared with {esc(r.get("other"))}</h2>')
-        parts.append(
-            f"<p>Tag accuracy {number(c['accuracy']['tag'])} against {number(c['other_accuracy']['tag'])}, "
-            f"UPOS {number(c['accuracy']['pos'])} against {number(c['other_accuracy']['pos'])}; on words "
-            f"the lstm_tagger never saw, {number(seen['unseen']['accuracy'])} against "
-            f"{number(c['other_unseen_accuracy'])}. Only the lstm_tagger is right on "
-            f"{c['only_ours_right']:,} tokens, only the other on {c['only_other_right']:,}.</p>"
-        )
-        parts.append(figure(figures.compare, "per-tag F1 of both", c["per_tag"], str(r.get("other"))))
-        parts.append(table(
+
+def compare_section(r: Dict) -> str:
+    c, other = r["compare"], str(r.get("other"))
+    return (
+        f'<h2 id="compare">Compared with {esc(other)}</h2>'
+        f"<p>Tag accuracy {number(c['accuracy']['tag'])} against {number(c['other_accuracy']['tag'])}, "
+        f"UPOS {number(c['accuracy']['pos'])} against {number(c['other_accuracy']['pos'])}; on words "
+        f"the lstm_tagger never saw, {number(r['seen']['unseen']['accuracy'])} against "
+        f"{number(c['other_unseen_accuracy'])}. Only the lstm_tagger is right on "
+        f"{c['only_ours_right']:,} tokens, only the other on {c['only_other_right']:,}.</p>"
+        + figure(figures.compare, "per-tag F1 of both", c["per_tag"], other)
+        + table(
             ["gold tag", "support", "F1 lstm_tagger", "F1 other", "only lstm_tagger right", "only other right"],
             [[esc(t["tag"]), f"{t['support']:,}", f"{t['f1']:.3f}", f"{t['other_f1']:.3f}",
               t["only_ours_right"], t["only_other_right"]] for t in c["per_tag"]],
             sortable=True,
-        ))
+        )
+    )
 
-    epochs = r.get("training")
-    if epochs or training_png:
-        parts.append('<h2 id="training">Training</h2>')
-        if training_png is None and epochs:
-            parts.append(figure(figures.training_curves, "training curves", epochs))
-        elif training_png is not None:
-            parts.append(image(training_png, "training curves"))
-        if epochs:
-            parts.append(table(
-                ["epoch", "loss", "dev tag accuracy", "dev UPOS accuracy", "temperature",
-                 "dev ECE without it", "dev ECE with it", "seconds"],
-                [[e["epoch"], number(e.get("loss")), number(e.get("tag_acc")),
-                  number(e.get("pos_acc")), *calibration_columns(e), e.get("seconds", "-")]
-                 for e in epochs],
-                sortable=True,
-            ))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Tagger evaluation: {esc(r.get('model'))}</title><style>{STYLE}</style></head>\n"
-        "<body>\n" + "\n".join(parts) + f"\n<script>{SORT_SCRIPT}</script>\n</body></html>\n"
+
+def training_section(epochs: Optional[List[Dict]], training_png: Optional[bytes]) -> str:
+    """The training folder's plot (or one drawn from its log) and its log."""
+    if training_png is not None:
+        curves = image(training_png, "training curves")
+    else:
+        curves = figure(figures.training_curves, "training curves", epochs)
+    section = '<h2 id="training">Training</h2>' + curves
+    if not epochs:
+        return section
+    return section + table(
+        ["epoch", "loss", "dev tag accuracy", "dev UPOS accuracy", "temperature",
+         "dev ECE without it", "dev ECE with it", "seconds"],
+        [[e["epoch"], number(e.get("loss")), number(e.get("tag_acc")),
+          number(e.get("pos_acc")), *calibration_columns(e), e.get("seconds", "-")]
+         for e in epochs],
+        sortable=True,
     )
 
 
