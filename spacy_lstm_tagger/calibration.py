@@ -10,6 +10,8 @@ model. It never changes which tag is the most likely, so the tags stay the same.
 from typing import Dict, List, Sequence
 
 import numpy
+from spacy.language import Language
+from spacy.training import Example
 
 N_BINS = 10
 # Search range of 1/T: temperatures from 0.1 to 20.
@@ -98,7 +100,9 @@ def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
     return float(1.0 / numpy.exp((low + high) / 2))
 
 
-def fit_pipeline_temperatures(nlp, examples, batch_size: int = 128) -> Dict[str, Dict[str, float]]:
+def fit_pipeline_temperatures(
+    nlp: Language, examples: Sequence[Example], batch_size: int = 128
+) -> Dict[str, Dict[str, float]]:
     """Fit the temperature of every lstm_tagger in `nlp` on `examples` (dev
     data) and set it in the component's cfg, which is saved with the pipeline.
     RETURNS (dict): per component, its "temperature" and the "ece_before" and
