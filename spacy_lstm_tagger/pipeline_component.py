@@ -1,6 +1,7 @@
 """The `lstm_tagger` pipeline component: predicts `token.tag_` (and optionally
 `token.pos_`) with the BiLSTM model of `model.py`.
 """
+import math
 from collections import Counter
 from copy import deepcopy
 from dataclasses import asdict
@@ -29,7 +30,8 @@ DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(M
 # What the component's cfg file holds, with defaults: what its trained model fixes
 # (checked in LSTMTagger._checked_cfg). Every other setting comes from the
 # config (config.cfg, or spacy.load(..., config=...)).
-SAVED_CFG = {"labels": [], "pos_labels": []}
+# Divides the scores behind tag_prob/tag_top_k; fitted on dev by train.py.
+SAVED_CFG = {"labels": [], "pos_labels": [], "tag_temperature": 1.0}
 
 
 def score_tagger(
@@ -212,7 +214,10 @@ class LSTMTagger(TrainablePipe):
             start, end = end, end + len(doc)
             if start == end:
                 continue
-            set_confidences(doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k)
+            set_confidences(
+                doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k,
+                self.cfg["tag_temperature"],
+            )
             doc_values = values[start:end]
             if not self.overwrite:
                 existing = doc.to_array(attrs).reshape(doc_values.shape)
@@ -504,6 +509,16 @@ class LSTMTagger(TrainablePipe):
         bad_pos = [label for label in cfg.get("pos_labels", []) if label not in UPOS_IDS]
         if bad_pos:
             raise self._error(where, f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
+        temperature = cfg.get("tag_temperature", SAVED_CFG["tag_temperature"])
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or temperature <= 0
+        ):
+            raise self._error(
+                where, f"cfg 'tag_temperature' must be a finite number > 0, got {temperature!r}"
+            )
         # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
         return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
 
