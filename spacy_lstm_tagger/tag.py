@@ -106,9 +106,10 @@ def check_options(
             raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
 
 
-def check_paths(input_path: PathLike, output_path: PathLike) -> None:
-    """Refuse, before anything is opened, an input that cannot be read and an
-    output that cannot be written or that is the input (a link to it too)."""
+def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = False) -> None:
+    """Refuse, before anything is opened, an input that cannot be read, an
+    output that cannot be written or that is the input (a link to it too), and
+    a `resume` with nothing to resume."""
     if str(input_path) != STDIO:
         source = Path(input_path)
         if source.is_dir():
@@ -116,6 +117,8 @@ def check_paths(input_path: PathLike, output_path: PathLike) -> None:
         if not source.is_file():
             raise TagIOError(f"{source}: no such input file")
     if str(output_path) == STDIO:
+        if resume:
+            raise ValueError("--resume needs an output file, not stdout")
         return
     target = Path(output_path)
     folder = target.parent
@@ -128,6 +131,8 @@ def check_paths(input_path: PathLike, output_path: PathLike) -> None:
         raise TagIOError(f"{target}: the output is the input file; tagging would erase it")
     if not os.access(folder, os.W_OK):
         raise TagIOError(f"{target}: the folder {folder} is not writable")
+    if resume and not os.path.exists(f"{target}{PARTIAL}"):
+        raise TagIOError(f"{target}{PARTIAL}: no such file; nothing to resume")
 
 
 def tag_file(
@@ -170,7 +175,7 @@ def tag_file(
     input_format = input_format or format_of(input_path, INPUT_FORMATS, "text")
     output_format = output_format or format_of(output_path, OUTPUT_FORMATS, "jsonl")
     check_options(batch_size, n_process, input_format, output_format, on_error)
-    check_paths(input_path, output_path)
+    check_paths(input_path, output_path, resume)
     write_doc = write_conllu if output_format == "conllu" else write_jsonl
     policy = BadLinePolicy(on_error, warn or _warn)
     stats = TagStats()
@@ -193,10 +198,12 @@ def tag_file(
             finally:
                 docs.close()  # ends spaCy's worker processes now, on any exit
         stats.interrupted = signals.received()
-        if stats.interrupted:
+        if stats.interrupted or policy.read_error:
             output.keep_partial()
     stats.seconds = time.perf_counter() - start
     stats.skipped = policy.skipped
+    if policy.read_error:
+        raise TagIOError(f"{policy.read_error}{output.kept}")
     if policy.stopped_by:
         raise BadLineError(
             f"{policy.stopped_by} (stopped by --on-error stop after writing {stats.docs:,} documents)"
@@ -211,13 +218,16 @@ def _warn(message: str) -> None:
 class BadLinePolicy:
     """Turns (line number, text or Problem) into the (text, line number) pairs
     to tag: a Problem is reported and skipped (and counted), or ends the input
-    ("stop"), keeping its message in `stopped_by`."""
+    ("stop"), keeping its message in `stopped_by`. An input that cannot be read
+    on ends there too, keeping the TagIOError in `read_error`, so that the
+    lines read before it are still tagged."""
 
     def __init__(self, on_error: str, warn: Callable[[str], None]):
         self.on_error = on_error
         self.warn = warn
         self.skipped = 0
         self.stopped_by: Optional[str] = None
+        self.read_error: Optional[TagIOError] = None
 
     def texts(
         self,
@@ -227,20 +237,23 @@ class BadLinePolicy:
     ) -> Iterator[Tuple[str, int]]:
         """after_line: pass over the lines up to this one (done by an earlier run).
         stop: ends the input when it returns something (a signal's name)."""
-        for line_number, text in documents:
-            if stop():
-                return
-            if line_number <= after_line:
-                continue
-            if isinstance(text, str):
-                yield text, line_number
-                continue
-            message = f"line {line_number}: {text.problem}"
-            if self.on_error == "stop":
-                self.stopped_by = message
-                return  # the documents before it are still tagged and written
-            self.skipped += 1
-            self.warn(f"{message} (skipped)")
+        try:
+            for line_number, text in documents:
+                if stop():
+                    return
+                if line_number <= after_line:
+                    continue
+                if isinstance(text, str):
+                    yield text, line_number
+                    continue
+                message = f"line {line_number}: {text.problem}"
+                if self.on_error == "stop":
+                    self.stopped_by = message
+                    return  # the documents before it are still tagged and written
+                self.skipped += 1
+                self.warn(f"{message} (skipped)")
+        except TagIOError as err:
+            self.read_error = err
 
 
 def read_documents(
@@ -431,18 +444,14 @@ class AtomicOutput:
 
     def __enter__(self) -> "AtomicOutput":
         if self.path == STDIO:
-            if self.resume:
-                raise ValueError("--resume needs an output file, not stdout")
             return self
-        if self.resume and not os.path.exists(self.partial):
-            raise TagIOError(f"{self.partial}: no such file; nothing to resume")
         try:
             self.file = open_output(self.working, self.compressed)
         except OSError as err:
             raise TagIOError(f"{self.working}: cannot be written ({err.strerror or err})") from None
         try:
             if self.resume:
-                for line_number, text in complete_documents(self.partial, self.output_format):
+                for line_number, text in complete_documents(self.partial, self.output_format, self.compressed):
                     self.file.write(text)
                     self.resumed_after = line_number
                     self.resumed_docs += 1
@@ -450,6 +459,13 @@ class AtomicOutput:
             self.__exit__(type(err), err, None)
             raise
         return self
+
+    @property
+    def kept(self) -> str:
+        """Where an unfinished run's output is, to end a message with."""
+        if self.path == STDIO:
+            return ""
+        return f"; what was tagged is in {self.partial}, and --resume continues it"
 
     def keep_partial(self) -> None:
         """End as after an error: the output stays in OUTPUT.partial."""
@@ -476,17 +492,14 @@ class AtomicOutput:
             return
         if self.working != self.partial:
             os.replace(self.working, self.partial)
-        kept = f"what was tagged is in {self.partial}, and --resume continues it"
         if isinstance(exc, OSError):
             where = exc.filename or self.partial
-            raise TagIOError(f"{where}: cannot be written ({exc.strerror or exc}); {kept}") from None
-        if isinstance(exc, TagIOError):  # the input could not be read to its end
-            raise TagIOError(f"{exc}; {kept}") from None
+            raise TagIOError(f"{where}: cannot be written ({exc.strerror or exc}){self.kept}") from None
 
 
-def output_lines(path: PathLike) -> Iterator[str]:
-    """The lines of an output file that may be cut off (a .gz one too)."""
-    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as f:
+def output_lines(path: PathLike, compressed: bool) -> Iterator[str]:
+    """The lines of an output file that may be cut off (a gzipped one too)."""
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
         try:
             for raw in f:
                 yield raw.decode("utf-8", errors="replace")
@@ -494,12 +507,12 @@ def output_lines(path: PathLike) -> Iterator[str]:
             return  # cut off: what came before is all there is
 
 
-def complete_documents(path: PathLike, output_format: str) -> Iterator[Tuple[int, str]]:
+def complete_documents(path: PathLike, output_format: str, compressed: bool) -> Iterator[Tuple[int, str]]:
     """(input line number, output text) of each complete document of an output
     that may be cut off: in JSONL, each whole line; in CoNLL-U, the sentence
     blocks of each document but the last, which may lack some."""
     if output_format == "jsonl":
-        for line in output_lines(path):
+        for line in output_lines(path, compressed):
             try:
                 line_number = json.loads(line)["line"] if line.endswith("\n") else None
             except (ValueError, TypeError, KeyError):
@@ -511,7 +524,7 @@ def complete_documents(path: PathLike, output_format: str) -> Iterator[Tuple[int
     # CoNLL-U: a block ends with an empty line, "# sent_id = LINE-N" names its document.
     document: Optional[Tuple[int, str]] = None
     block: List[str] = []
-    for line in output_lines(path):
+    for line in output_lines(path, compressed):
         block.append(line)
         if line != "\n":
             continue
@@ -614,7 +627,7 @@ def tag_command(args: argparse.Namespace) -> TagStats:
     output_format = args.output_format or format_of(args.output, OUTPUT_FORMATS, "jsonl")
     # Refuse what cannot work before the slow part, loading the pipeline.
     check_options(args.batch_size, args.n_process, input_format, output_format, args.on_error)
-    check_paths(args.input, args.output)
+    check_paths(args.input, args.output, args.resume)
     try:
         nlp = spacy.load(args.model)
     except OSError as err:  # spaCy's "can't find model": no traceback for that
