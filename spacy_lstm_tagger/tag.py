@@ -542,6 +542,8 @@ def complete_documents(path: PathLike, output_format: str, compressed: bool) -> 
 
 
 class SignalState:
+    """The name of the first stopping signal received, once there is one."""
+
     def __init__(self):
         self.name: Optional[str] = None
 

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -388,7 +389,8 @@ def test_resume_after_a_killed_run(nlp, toy_pipeline, tmp_path, run_python, name
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["complete", "in.txt", name])
 
 
-def test_ctrl_c_with_two_processes_writes_what_was_tagged(toy_pipeline, tmp_path):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_with_two_processes_writes_what_was_tagged(toy_pipeline, tmp_path, signame):
     n = 20_000
     source = tmp_path / "in.txt"
     source.write_text(f"{TOY_TEXTS[0]}\n" * n)
@@ -396,25 +398,56 @@ def test_ctrl_c_with_two_processes_writes_what_was_tagged(toy_pipeline, tmp_path
     partial = tmp_path / "out.jsonl.partial"
     command = [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source),
                str(target), "--n-process", "2", "--batch-size", "20", "--quiet"]
-    # A session of its own, so that Ctrl-C can go to the whole group, as a terminal sends it.
+    signum = getattr(signal, signame)
+    # A session of its own: Ctrl-C goes to the whole group, as a terminal sends
+    # it; SIGTERM, as `kill` sends it, to the main process only.
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
         try:
             for _ in range(1200):  # until the first documents are written
                 if partial.exists() and partial.stat().st_size:
                     break
                 time.sleep(0.1)
-            os.killpg(proc.pid, signal.SIGINT)
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
             stderr = proc.stderr.read()
             returncode = proc.wait(timeout=60)  # not a hang
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert returncode == 128 + signal.SIGINT, stderr
+    assert returncode == 128 + signum, stderr
     records = read_jsonl(partial)
     assert stderr.splitlines() == [
-        f"interrupted by SIGINT after input line {len(records):,}: {len(records):,} documents "
+        f"interrupted by {signame} after input line {len(records):,}: {len(records):,} documents "
         f"are in {partial}; run again with --resume to continue"
     ]
     assert 0 < len(records) < n and [r["line"] for r in records] == list(range(1, len(records) + 1))
     assert all([t["tag"] for t in r["tokens"]] == TOY_TAGS[0] for r in records)
     assert not target.exists()
+
+
+def limit_file_size():
+    # Past this size a write fails with EFBIG, as on a full disk (Python
+    # ignores SIGXFSZ, so the write fails instead of killing the process).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_a_failed_write_keeps_the_partial_output_for_resume(nlp, toy_pipeline, tmp_path, run_python):
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"{TOY_TEXTS[i % 2]}\n" for i in range(400)))
+    target = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source), str(target), "--quiet"],
+        capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
+    )
+    assert_one_line_error(
+        out,
+        f"{partial}: cannot be written (File too large); what was tagged is in {partial}, "
+        "and --resume continues it",
+    )
+    assert partial.stat().st_size == 20_000 and not target.exists()
+    run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume", "--quiet")
+    tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
+    assert target.read_text() == (tmp_path / "expected.jsonl").read_text()
