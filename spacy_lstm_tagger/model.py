@@ -16,11 +16,12 @@ import srsly
 import torch
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Model, PyTorchShim, get_torch_default_device
+from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device
 from thinc.types import Floats2d
 from thinc.util import torch2xp, xp2torch
 
 from .featurize import IndexTables, Segment, cut_segments, featurize, split_by_tokens
+from .heap import keep_mmap_threshold
 from .network import BiLSTMTagger, NetworkShape
 
 MODEL_FORMAT = "spacy-lstm-tagger-model/2"
@@ -312,6 +313,24 @@ class TaggerShim(PyTorchShim):
     @network.setter
     def network(self, network: Optional[BiLSTMTagger]) -> None:
         self._model = None if network is None else network.to(get_torch_default_device())
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        """PyTorchShim's, but writing the new weights into the parameters.
+        PyTorchShim sets each parameter's data to a tensor made from the
+        optimizer's array, itself a view of the previous data: every step
+        added a link per parameter to a chain of tensors and arrays that was
+        never freed, one reason why training memory grew without bound."""
+        keep_mmap_threshold()  # the main reason: see heap.py
+        for name, param in self._model.named_parameters():
+            if param.grad is None:
+                continue
+            if not self._grad_scaler.found_inf:  # as thinc: skip steps that overflowed
+                weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad))
+                new = xp2torch(weights, device=param.device)
+                if new.data_ptr() != param.data_ptr():  # thinc's optimizers work in place
+                    param.data.copy_(new)
+            param.grad.zero_()
+        self._grad_scaler.update()
 
     @contextlib.contextmanager
     def use_params(self, params):
