@@ -169,13 +169,17 @@ def _state(epoch: int, best_score: float, train_seconds: float) -> Dict[str, flo
     return {"epoch": epoch, "best_score": best_score, "train_seconds": round(train_seconds, 1)}
 
 
+def _fmt_score(score: Optional[float]) -> str:
+    return "-" if score is None else f"{score:.4f}"
+
+
 def _weighted_score(scores: Dict[str, float], weights: Dict[str, Optional[float]]) -> float:
     return sum((scores.get(k) or 0.0) * (w or 0.0) for k, w in weights.items())
 
 
-def show_tags(nlp: Language, words: List[str], log=print) -> None:
-    """Tag one pre-tokenized sentence and print word/TAG pairs."""
-    doc = nlp(spacy.tokens.Doc(nlp.vocab, words=words))
+def show_tags(nlp: Language, text: str, log=print) -> None:
+    """Tag a text with the whole pipeline, tokenizer included; print word/TAG pairs."""
+    doc = nlp(text)
     log(" ".join(f"{t.text}/{t.tag_}" for t in doc))
 
 
