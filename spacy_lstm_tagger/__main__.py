@@ -49,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         nargs="?",
         const="",
         metavar="DIR",
-        help="--ud for UD English EWT in DIR (default: $UD_EWT_DIR)",
+        help="--ud for UD English EWT in DIR (default: $UD_EWT_DIR), with configs/ewt.cfg",
     )
     p_train.add_argument(
         "--show",
@@ -76,7 +76,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                 parser.error("--train and --dev do not go with --ud or --ewt")
             treebank = find_treebank(ud_dir)
             default_output = "training/ewt" if args.ewt is not None else f"training/{treebank.prefix}"
-            best = train_ud(ud_dir, args.output or Path(default_output), config=args.config, **options)
+            # EWT keeps its own tuned config (40 epochs); other treebanks get configs/ud.cfg.
+            config = args.config or (CONFIG_DIR / "ewt.cfg" if args.ewt is not None else None)
+            best = train_ud(ud_dir, args.output or Path(default_output), config=config, **options)
             show = _first_sentence(treebank) if args.show is None else args.show
         else:
             config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")

@@ -153,6 +153,21 @@ def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python
     assert meta_notes == [note[len("vi_tiny: "):] for note in notes]
 
 
+def test_ewt_is_ud_with_the_ewt_config(tmp_path, run_python):
+    english = "1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n2\tdog\tdog\tNOUN\tNN\t_\t0\troot\t_\t_\n\n"
+    folder = write_treebank(tmp_path / "ewt", "en_ewt", english)
+    out = tmp_path / "out"
+    result = run_python("-m", "spacy_lstm_tagger", "train", "--ewt", folder, "--output", out,
+                        "--epochs", "2", "--show", "")
+    assert "en_ewt: tags: XPOS into token.tag_, UPOS into token.pos_" in result.stdout
+    written = Config().from_disk(out / "config.cfg", interpolate=False)
+    ewt = Config().from_disk(CONFIG_DIR / "ewt.cfg", interpolate=False)
+    assert written["nlp"]["lang"] == "en"
+    assert written["training"]["max_epochs"] == ewt["training"]["max_epochs"] == 40
+    assert written["components"]["lstm_tagger"] == ewt["components"]["lstm_tagger"]
+    assert written["training"]["optimizer"]["learn_rate"]["total_steps"] == 2
+
+
 # Slow tests: slices of real treebanks under $UD_DATA_DIR (.ci/run sets it).
 
 TREEBANKS = {"el": "ud-greek-gdt", "hu": "ud-hungarian-szeged", "vi": "ud-vietnamese-vtb"}
