@@ -28,6 +28,11 @@ SPLITS = ("train", "dev", "test")
 RULE_BASED_TOKENIZER = {"@tokenizers": "spacy.Tokenizer.v1"}
 MULTI_LANGUAGE = "xx"
 META_KEY = "ud_treebank"  # in meta.json of the saved pipelines
+# Updates per epoch that EWT gets from 500-word batches; smaller treebanks get
+# smaller batches to come near it, which in 6 epochs on 400 Greek sentences gave
+# dev UPOS 0.89 (100-word batches) against 0.78 (500).
+UPDATES_PER_EPOCH = 400
+MIN_BATCH_WORDS = 100
 _TRAIN_FILE = re.compile(r"(?P<prefix>(?P<lang>[a-z]{2,3})_[A-Za-z0-9]+)-ud-train\.conllu(\.gz)?")
 
 
@@ -193,7 +198,7 @@ def prepare(
         config["initialize"]["components"]["attribute_ruler"] = {
             "tag_map": {label: {"POS": label} for label in labels}
         }
-    _derive_schedule(config["training"], train_docs, epochs)
+    _derive_batches(config["training"], train_docs, epochs)
     for note in notes:
         log(f"{treebank.prefix}: {note}")
     config_path = output_dir / "config.cfg"
@@ -206,15 +211,22 @@ def prepare(
     return config_path, train_path, dev_path, meta
 
 
-def _derive_schedule(training: dict, train_docs: List[Doc], epochs: Optional[int]) -> None:
-    """A linearly decaying learning rate reaches zero at the last epoch,
-    whatever the treebank's size: its total_steps follow from the word count
-    and the batch size in words."""
-    rate, batch_words = training["optimizer"].get("learn_rate"), training["batcher"].get("size")
-    if not isinstance(rate, dict) or "total_steps" not in rate or not isinstance(batch_words, int):
+def _derive_batches(training: dict, train_docs: List[Doc], epochs: Optional[int]) -> None:
+    """Batches and learning-rate schedule for the treebank's size. A small
+    treebank gets smaller batches (down to MIN_BATCH_WORDS), so that an epoch
+    has about as many updates as EWT's with the config's batch size; the
+    learning rate decays to zero at the last epoch; the warm-up lasts at most
+    one epoch."""
+    batcher, rate = training["batcher"], training["optimizer"].get("learn_rate")
+    if not isinstance(batcher.get("size"), int):
         return
     n_words = sum(len(doc) for doc in train_docs)
-    rate["total_steps"] = (epochs or training["max_epochs"]) * math.ceil(n_words / batch_words)
+    batcher["size"] = max(MIN_BATCH_WORDS, min(batcher["size"], math.ceil(n_words / UPDATES_PER_EPOCH)))
+    steps_per_epoch = math.ceil(n_words / batcher["size"])
+    if isinstance(rate, dict) and "total_steps" in rate:
+        rate["total_steps"] = (epochs or training["max_epochs"]) * steps_per_epoch
+        if "warmup_steps" in rate:
+            rate["warmup_steps"] = min(rate["warmup_steps"], steps_per_epoch)
 
 
 def train_ud(
