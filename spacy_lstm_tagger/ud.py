@@ -4,7 +4,8 @@ works without extra packages.
 
 Nothing here is tuned per language: the language comes from the file prefix
 (`el_gdt-ud-train.conllu` -> `el`), the tag set from the data (XPOS where the
-treebank has real XPOS, else UPOS), the learning-rate schedule from its size.
+treebank has real XPOS, else UPOS), the batch size and learning-rate schedule
+from its size.
 """
 import math
 import os
@@ -23,7 +24,6 @@ from .train import CONFIG_DIR, train
 
 PathLike = Union[str, Path]
 DATA_ENV_VAR = "UD_DATA_DIR"  # a folder of treebank folders (tests and benchmark)
-SPLITS = ("train", "dev", "test")
 # The rule-based tokenizer every spaCy language has.
 RULE_BASED_TOKENIZER = {"@tokenizers": "spacy.Tokenizer.v1"}
 MULTI_LANGUAGE = "xx"
@@ -70,7 +70,9 @@ def find_treebank(folder: PathLike) -> Treebank:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"treebank folder not found: {folder}")
-    found = sorted({m["prefix"]: m["lang"] for m in map(_TRAIN_FILE.fullmatch, _names(folder)) if m}.items())
+    matches = [_TRAIN_FILE.fullmatch(p.name) for p in folder.iterdir() if p.is_file()]
+    # A treebank may have both a .conllu and a .conllu.gz training file.
+    found = sorted({(m["prefix"], m["lang"]) for m in matches if m})
     if not found:
         raise FileNotFoundError(
             f"{folder} holds no UD training file (LANG_NAME-ud-train.conllu or "
@@ -84,10 +86,6 @@ def find_treebank(folder: PathLike) -> Treebank:
         )
     prefix, lang = found[0]
     return Treebank(folder, prefix, lang)
-
-
-def _names(folder: Path) -> List[str]:
-    return [p.name for p in folder.iterdir() if p.is_file()]
 
 
 def treebank_in_data_dir(name: str) -> Treebank:
