@@ -104,7 +104,7 @@ class LanguageChoice:
     """The spaCy language class and tokenizer a treebank's pipeline gets."""
 
     code: str  # what [nlp] lang is set to
-    tokenizer: Optional[dict] = None  # None: the language's own tokenizer
+    tokenizer: dict  # what [nlp.tokenizer] is set to
     notes: List[str] = field(default_factory=list)
 
 
@@ -118,13 +118,14 @@ def choose_language(lang: str) -> LanguageChoice:
     except ImportError:
         return LanguageChoice(
             MULTI_LANGUAGE,
-            notes=[
+            RULE_BASED_TOKENIZER,
+            [
                 f"spaCy has no language class for {lang!r}: the pipeline uses the "
                 f"multi-language class {MULTI_LANGUAGE!r} and its rule-based tokenizer"
             ],
         )
     try:
-        spacy.blank(lang)
+        nlp = spacy.blank(lang)
     except ImportError as err:
         problem = str(err).strip().splitlines()[0]
         return LanguageChoice(
@@ -135,7 +136,7 @@ def choose_language(lang: str) -> LanguageChoice:
                 f"({problem}); the pipeline uses spaCy's rule-based tokenizer instead"
             ],
         )
-    return LanguageChoice(lang)
+    return LanguageChoice(lang, dict(nlp.config["nlp"]["tokenizer"]))
 
 
 def has_real_xpos(docs: List[Doc]) -> bool:
@@ -172,11 +173,13 @@ def prepare(
     config = util.load_config(base_config, interpolate=False)
     language = choose_language(treebank.lang)
     config["nlp"]["lang"] = language.code
-    if language.tokenizer is not None:
-        config["nlp"]["tokenizer"] = language.tokenizer
+    config["nlp"]["tokenizer"] = language.tokenizer
     notes = list(language.notes)
     if has_real_xpos(train_docs):
         notes.append("tags: XPOS into token.tag_, UPOS into token.pos_")
+        unseen = _unseen_tags(train_docs, dev_docs)
+        if unseen:
+            notes.append(unseen)
         config["components"]["lstm_tagger"]["predict_pos"] = True
         # model-best is the best at both.
         config["training"]["score_weights"] = {"tag_acc": 0.5, "pos_acc": 0.5}
@@ -207,6 +210,21 @@ def prepare(
     config.to_disk(config_path)
     meta = {"treebank": treebank.prefix, "lang": treebank.lang, "notes": notes}
     return config_path, train_path, dev_path, meta
+
+
+def _unseen_tags(train_docs: List[Doc], dev_docs: List[Doc]) -> Optional[str]:
+    """A warning when many dev XPOS tags never occur in train (Vietnamese VTB's
+    dev split spells its tags differently): dev tag accuracy then means little."""
+    seen = {t.tag_ for doc in train_docs for t in doc}
+    dev_tags = [t.tag_ for doc in dev_docs for t in doc if t.tag_]
+    unseen = [tag for tag in dev_tags if tag not in seen]
+    if len(unseen) <= 0.05 * len(dev_tags):
+        return None
+    examples = ", ".join(sorted(set(unseen))[:5])
+    return (
+        f"{len(unseen) / len(dev_tags):.0%} of the dev XPOS tags never occur in train "
+        f"(e.g. {examples}): the dev tag accuracy says little"
+    )
 
 
 def _derive_batches(training: dict, train_docs: List[Doc], epochs: Optional[int]) -> None:

@@ -21,6 +21,7 @@ from spacy_lstm_tagger.ud import (
     META_KEY,
     choose_language,
     find_treebank,
+    prepare,
     train_ud,
     treebank_in_data_dir,
 )
@@ -106,8 +107,7 @@ def test_language_tokenizer_needs_no_extra_package(lang, code, note):
     choice = choose_language(lang)
     assert choice.code == code
     assert [n[: len(note)] for n in choice.notes] == ([note] if note else [])
-    config = {"nlp": {"lang": code, "tokenizer": choice.tokenizer or {}}}
-    nlp = spacy.blank(code, config=config if choice.tokenizer else {})
+    nlp = spacy.blank(code, config={"nlp": {"tokenizer": choice.tokenizer}})
     assert [t.text for t in nlp("Tôi nhớ, Ka toli.")] == ["Tôi", "nhớ", ",", "Ka", "toli", "."]
 
 
@@ -126,6 +126,19 @@ def test_composite_xpos_multiword_tokens_and_words_with_spaces(tmp_path):
     # 9 words: one batch of 500 words an epoch, so the schedule ends at step 40.
     assert config["training"]["optimizer"]["learn_rate"]["total_steps"] == 40
     assert nlp.meta[META_KEY]["notes"][0].startswith("spaCy has no language class for 'qaa'")
+
+
+def test_dev_tags_that_train_never_has_are_reported(tmp_path):
+    dev = QAA_TRAIN
+    for tag in {tag for tags in QAA_TAGS for tag in tags}:
+        dev = dev.replace(f"\t{tag}\t", f"\t{tag.upper()}\t")
+    folder = write_treebank(tmp_path / "qaa", "qaa_tiny", QAA_TRAIN, dev)
+    log = []
+    prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=log.append)
+    assert log[-1] == (
+        "qaa_tiny: 78% of the dev XPOS tags never occur in train (e.g. D|DEF|PL, "
+        "D|DEF|SG, N|SG|ACC, N|SG|NOM, P|LOC): the dev tag accuracy says little"
+    )
 
 
 def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python):
