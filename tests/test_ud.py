@@ -42,11 +42,12 @@ QAA_TRAIN = """# text = Ka dela toli mu.
 1\tZo\tzo\tPRON\tR|3|Sg\t_\t2\tnsubj\t_\t_
 2\tbami\tbami\tVERB\tV|Pst|3\t_\t0\troot\t_\t_
 3\ttoli mu\ttoli mu\tNOUN\tN|Sg|Acc\t_\t2\tobj\t_\tSpaceAfter=No
-4\t!\t!\tPUNCT\tZ\t_\t2\tpunct\t_\t_
+4\t!\t!\tPUNCT\t!\t_\t2\tpunct\t_\t_
 
 """
 QAA_WORDS = [["Ka", "de", "la", "toli mu", "."], ["Zo", "bami", "toli mu", "!"]]
-QAA_TAGS = [["D|Def|Sg", "P|Loc", "D|Def|Pl", "N|Sg|Nom", "Z"], ["R|3|Sg", "V|Pst|3", "N|Sg|Acc", "Z"]]
+# "!" as a tag, as in Vietnamese VTB (spaCy's own tagger reads it as a negated empty label).
+QAA_TAGS = [["D|Def|Sg", "P|Loc", "D|Def|Pl", "N|Sg|Nom", "Z"], ["R|3|Sg", "V|Pst|3", "N|Sg|Acc", "!"]]
 QAA_POS = [["DET", "ADP", "DET", "NOUN", "PUNCT"], ["PRON", "VERB", "NOUN", "PUNCT"]]
 
 # Vietnamese (spaCy's tokenizer needs pyvi) without XPOS.
