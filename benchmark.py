@@ -4,6 +4,12 @@ pipelines in one process, on the same gold-tokenized UD split, in one table.
     python benchmark.py --ours training/ewt-lstm/model-best \
         --spacy training/spacy-tagger/model-best --split test --markdown
 
+Per language, one row per UD treebank (UPOS, and XPOS where the treebank has
+real XPOS, against spaCy's morphologizer and tagger):
+
+    python benchmark.py --threads 1 --markdown \
+        --treebank DIR OURS SPACY [SPACY_TRAIN_SECONDS] --treebank ...
+
 Accuracy is spaCy's Scorer on Examples(predicted, gold). Speed is words/s over
 the whole split: one warm-up pass each, then interleaved timed rounds. Peak RSS
 comes from a child process per pipeline (`--peak-memory PIPELINE`), so that the
@@ -50,7 +56,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--ours", type=Path, metavar="DIR", help="pipeline folder with an lstm_tagger")
     add("--spacy", type=Path, metavar="DIR", help="pipeline folder with spaCy's tagger")
     add("--data", type=Path, metavar="DIR",
-        help="folder with en_ewt-ud-{train,dev,test}.conllu(.gz) (default: $UD_EWT_DIR)")
+        help="folder of a UD treebank, LANG_NAME-ud-{train,dev,test}.conllu(.gz) "
+        "(default: $UD_EWT_DIR)")
+    add("--treebank", nargs="+", action="append", metavar="DIR OURS SPACY [SECONDS]",
+        help="a per-language row: the treebank folder, the two pipelines, and "
+        "optionally spaCy's training seconds; repeat for more languages")
     add("--split", default="test", choices=("train", "dev", "test"))
     add("--rounds", type=int, default=7, metavar="N", help="timed rounds after the warm-up")
     add("--threads", type=int, default=2, metavar="N", help="torch and BLAS threads")
@@ -61,7 +71,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--peak-memory", type=Path, metavar="PIPELINE",
         help="(internal) tag the split once with PIPELINE and print its peak RSS")
     args = parser.parse_args(argv)
-    if args.peak_memory is None and (args.ours is None or args.spacy is None):
+    if args.treebank:
+        if any(len(row) not in (3, 4) for row in args.treebank):
+            parser.error("--treebank takes DIR OURS SPACY [SPACY_TRAIN_SECONDS]")
+    elif args.peak_memory is None and (args.ours is None or args.spacy is None):
         parser.error("--ours and --spacy are both required")
     if args.rounds < 1 or args.threads < 1 or args.batch_size < 1:
         parser.error("--rounds, --threads and --batch-size must be at least 1")
@@ -89,10 +102,11 @@ def read_gold(args: argparse.Namespace):
     """
     from spacy.vocab import Vocab
 
-    from spacy_lstm_tagger.conllu import ewt_file
+    from spacy_lstm_tagger.conllu import ewt_dir
     from spacy_lstm_tagger.corpus import read_docs
+    from spacy_lstm_tagger.ud import find_treebank
 
-    path = ewt_file(args.split, args.data)
+    path = find_treebank(args.data or ewt_dir()).require(args.split)
     return path, [doc for doc in read_docs(path, Vocab()) if len(doc)]
 
 
@@ -212,6 +226,28 @@ def machine() -> str:
     )
 
 
+def interleaved_speeds(args: argparse.Namespace, nlps: dict, sentences: List[Sentence]):
+    """Words/s of "ours" and "spacy" in args.rounds rounds, the order alternating
+    (A B, B A, A B...) so that drift in the machine's speed hits both alike.
+    RETURNS (Tuple[Dict[str, List[float]], List[float]]): the speeds, and the
+    ratios ours/spaCy per round."""
+    n_words = sum(len(words) for words, _ in sentences)
+    speeds: Dict[str, List[float]] = {name: [] for name in nlps}
+    for i in range(args.rounds):
+        for name in list(nlps) if i % 2 == 0 else list(nlps)[::-1]:
+            _, seconds = tag(nlps[name], sentences, args.batch_size)
+            speeds[name].append(n_words / seconds)
+    return speeds, [a / b for a, b in zip(speeds["ours"], speeds["spacy"])]
+
+
+def print_report(args: argparse.Namespace, notes: List[str], header: List[str], rows: List[List[str]]) -> None:
+    """The notes as a list, then the table (markdown with --markdown)."""
+    bullet = "- " if args.markdown else ""
+    print("\n".join(bullet + (n if args.markdown else n.replace("`", "")) for n in notes))
+    print()
+    print(_markdown(header, rows) if args.markdown else _plain(header, rows))
+
+
 def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> None:
     """Compare the two pipelines and print the table.
 
@@ -229,14 +265,7 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         predicted, _ = tag(nlp, sentences, args.batch_size)
         scores[name] = accuracy(nlp, predicted, gold)
 
-    # Interleaved rounds, the order alternating (A B, B A, A B...), so that drift
-    # in the machine's speed hits both pipelines alike.
-    speeds: Dict[str, List[float]] = {name: [] for name in nlps}
-    for i in range(args.rounds):
-        for name in list(nlps) if i % 2 == 0 else list(nlps)[::-1]:
-            _, seconds = tag(nlps[name], sentences, args.batch_size)
-            speeds[name].append(n_words / seconds)
-    ratios = [a / b for a, b in zip(speeds["ours"], speeds["spacy"])]
+    speeds, ratios = interleaved_speeds(args, nlps, sentences)
 
     header = ["pipeline", "tag_acc", "pos_acc", "words/s", "ours/spaCy", "size MB",
               "peak RSS MB", "train time"]
@@ -267,10 +296,62 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         "loading the pipeline (torch and spaCy imported, split read): "
         + ", ".join(f"{n} {m['before_load']:.0f} MB" for n, m in memory.items()),
     ]
-    bullet = "- " if args.markdown else ""
-    print("\n".join(bullet + (n if args.markdown else n.replace("`", "")) for n in notes))
-    print()
-    print(_markdown(header, rows) if args.markdown else _plain(header, rows))
+    print_report(args, notes, header, rows)
+
+
+def per_language(args: argparse.Namespace) -> None:
+    """One row per treebank: UPOS (and real XPOS) accuracy of both pipelines on
+    the split with gold tokens, words/s at args.threads, training time."""
+    from spacy.scorer import Scorer
+    from spacy.training import Example
+
+    from spacy_lstm_tagger.ud import has_real_xpos
+
+    header = ["treebank", "UPOS ours", "UPOS spaCy", "+/-", "XPOS ours", "XPOS spaCy",
+              "words/s ours", "words/s spaCy", "ours/spaCy", "train ours (best/all)",
+              "train spaCy"]
+    rows, notes = [], []
+    for folder, ours, theirs, *seconds in args.treebank:
+        data = argparse.Namespace(data=Path(folder), split=args.split)
+        path, gold = read_gold(data)
+        sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+        n_words = sum(len(words) for words, _ in sentences)
+        nlps = {"ours": load(Path(ours)), "spacy": load(Path(theirs))}
+        real_xpos = has_real_xpos(gold)
+        acc = {}
+        for name, nlp in nlps.items():
+            predicted, _ = tag(nlp, sentences, args.batch_size)
+            examples = [Example(p, g) for p, g in zip(predicted, gold)]
+            acc[name] = {
+                "pos": 100 * Scorer.score_token_attr(examples, "pos")["pos_acc"],
+                "tag": 100 * Scorer.score_token_attr(examples, "tag")["tag_acc"] if real_xpos else None,
+            }
+        speeds, ratios = interleaved_speeds(args, nlps, sentences)
+        last = Path(ours).parent / "model-last"
+        rows.append([
+            path.name.split("-ud-")[0],
+            f"{acc['ours']['pos']:.2f}", f"{acc['spacy']['pos']:.2f}",
+            f"{acc['ours']['pos'] - acc['spacy']['pos']:+.2f}",
+            _fmt(acc["ours"]["tag"], "{:.2f}"), _fmt(acc["spacy"]["tag"], "{:.2f}"),
+            f"{statistics.median(speeds['ours']):,.0f}", f"{statistics.median(speeds['spacy']):,.0f}",
+            f"{statistics.median(ratios):.2f}x",
+            f"{_duration(train_seconds(Path(ours), None))} / {_duration(train_seconds(last, None))}",
+            _duration(float(seconds[0]) if seconds else train_seconds(Path(theirs), None)),
+        ])
+        notes.append(
+            f"{path}: {len(sentences)} sentences, {n_words} words; ours {ours} "
+            f"({'+'.join(nlps['ours'].pipe_names)}), spaCy {theirs} ({'+'.join(nlps['spacy'].pipe_names)}); "
+            f"ours/spaCy per-round range {min(ratios):.2f}-{max(ratios):.2f}"
+        )
+    notes = [
+        f"command: `python {shlex.join(sys.argv)}`",
+        f"machine: {machine()}",
+        f"speed: median of {args.rounds} interleaved rounds after 1 warm-up, {args.threads} "
+        f"thread(s), batch size {args.batch_size}, gold tokens; XPOS only where the treebank "
+        "has XPOS beyond UPOS",
+        *notes,
+    ]
+    print_report(args, notes, header, rows)
 
 
 def _fmt(value: Optional[float], spec: str) -> str:
@@ -302,9 +383,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     for var in THREAD_ENV_VARS:
         os.environ[var] = str(args.threads)
-    if args.peak_memory is not None:
+    if args.peak_memory is not None or args.treebank:
         limit_threads(args.threads)
-        peak_memory(args)
+        if args.peak_memory is not None:
+            peak_memory(args)
+        else:
+            per_language(args)
         return
     # The children run first, while this process is small: a child's ru_maxrss
     # starts from the RSS of the process that started it (Linux carries the

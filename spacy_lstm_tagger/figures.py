@@ -39,12 +39,17 @@ def training_curves(epochs: List[Dict]) -> bytes:
     x = [row["epoch"] for row in epochs]
     left.plot(x, [row["loss"] for row in epochs], marker=".", color=OURS)
     left.set(title="training loss", xlabel="epoch")
-    right.plot(x, [row["tag_acc"] for row in epochs], marker=".", color=OURS, label="tag (XPOS)")
+    # An epoch without a dev score (a dev set without tags) is a gap.
+    right.plot(x, _values(epochs, "tag_acc"), marker=".", color=OURS, label="tag (XPOS)")
     if any(row.get("pos_acc") is not None for row in epochs):
-        right.plot(x, [row.get("pos_acc") for row in epochs], marker=".", color=OTHER, label="UPOS")
+        right.plot(x, _values(epochs, "pos_acc"), marker=".", color=OTHER, label="UPOS")
     right.set(title="dev accuracy", xlabel="epoch")
     right.legend(loc="lower right")
     return _png(fig)
+
+
+def _values(rows: List[Dict], key: str) -> List[float]:
+    return [float("nan") if row.get(key) is None else row[key] for row in rows]
 
 
 def confusion(tags: List[str], matrix: List[List[int]]) -> bytes:

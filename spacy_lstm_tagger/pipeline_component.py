@@ -322,7 +322,8 @@ class LSTMTagger(TrainablePipe):
         )
 
     def _split_negation(self, gold: str) -> Tuple[str, bool]:
-        if self.neg_prefix and gold.startswith(self.neg_prefix):
+        # The prefix alone is a tag of its own (VTB has "!"), not a negated "".
+        if self.neg_prefix and gold.startswith(self.neg_prefix) and gold != self.neg_prefix:
             return gold[len(self.neg_prefix) :], True
         return gold, False
 

@@ -65,6 +65,7 @@ def train(
     resume: bool = False,
     max_minutes: Optional[float] = None,
     overrides: Optional[Dict[str, object]] = None,
+    meta: Optional[Dict[str, object]] = None,
     log=print,
 ) -> Path:
     """Train an `lstm_tagger` pipeline; write model-last after each epoch and
@@ -76,6 +77,7 @@ def train(
     epochs, seed: override the config's max_epochs and seed.
     resume: continue from output_dir/model-last (the optimizer starts afresh).
     max_minutes: stop after the epoch that reaches this much wall time.
+    meta: entries for the saved pipelines' meta.json.
     """
     run_start = time.perf_counter()
     output_dir = Path(output_dir)
@@ -104,6 +106,7 @@ def train(
     else:
         nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
         start_epoch, best_score = 0, -1.0
+    nlp.meta.update(meta or {})
 
     train_docs = read_docs(train_path, nlp.vocab)
     dev_docs = read_docs(dev_path, nlp.vocab) if dev_path else train_docs
@@ -113,6 +116,13 @@ def train(
     train_examples = gold_examples(train_docs, nlp.vocab)
     dev_examples = gold_examples(dev_docs, nlp.vocab)
     log(f"train: {len(train_examples)} sentences, dev: {len(dev_examples)} sentences")
+    # Without gold tags in dev there is nothing to score: every epoch is kept.
+    dev_scored = any(t.tag_ for eg in dev_examples for t in eg.reference)
+    if not dev_scored:
+        log(
+            f"the dev corpus {dev_path or train_path} has no tagged sentences: no dev "
+            "accuracy, and model-best is the last epoch's model"
+        )
 
     resolved = registry.resolve(
         {"optimizer": training["optimizer"], "batcher": training["batcher"]}
@@ -138,18 +148,18 @@ def train(
         # Evaluated and saved with the averaged weights when the optimizer keeps them.
         with nlp.use_params(optimizer.averages or {}):
             # tag_prob calibrated on dev: saved with the pipeline, and logged.
-            calibration = fit_pipeline_temperatures(nlp, dev_examples)
-            scores = nlp.evaluate(dev_examples)
+            calibration = fit_pipeline_temperatures(nlp, dev_examples) if dev_scored else {}
+            scores = nlp.evaluate(dev_examples) if dev_scored else {}
             train_seconds = time.perf_counter() - run_start
             score = _weighted_score(scores, training.get("score_weights") or {"tag_acc": 1.0})
             loss = sum(losses.values())
             extra = f" pos {scores['pos_acc']:.4f}" if scores.get("pos_acc") is not None else ""
             extra += "".join(f" temperature {c['temperature']:.3f}" for c in calibration.values())
-            log(f"{epoch:>5} {loss:>10.4f} {scores['tag_acc']:>8.4f} {speed:>8.0f}{extra}")
-            curves.add(epoch=epoch, loss=loss, tag_acc=scores["tag_acc"],
+            log(f"{epoch:>5} {loss:>10.4f} {_fmt_score(scores.get('tag_acc')):>8} {speed:>8.0f}{extra}")
+            curves.add(epoch=epoch, loss=loss, tag_acc=scores.get("tag_acc"),
                        pos_acc=scores.get("pos_acc"), seconds=round(train_seconds, 1),
                        calibration=calibration)
-            if score > best_score:
+            if score > best_score or not dev_scored:
                 best_score = score
                 nlp.meta[STATE_KEY] = _state(epoch, best_score, train_seconds)
                 nlp.meta["performance"] = scores
@@ -160,7 +170,7 @@ def train(
             log(f"stopping: {train_seconds / 60:.1f} minutes reached the {max_minutes} limit")
             break
     curves.plot(log)
-    log(f"best dev score {best_score:.4f}; saved {best_dir} and {last_dir}")
+    log(f"best dev score {_fmt_score(best_score if dev_scored else None)}; saved {best_dir} and {last_dir}")
     return best_dir
 
 
@@ -169,13 +179,17 @@ def _state(epoch: int, best_score: float, train_seconds: float) -> Dict[str, flo
     return {"epoch": epoch, "best_score": best_score, "train_seconds": round(train_seconds, 1)}
 
 
+def _fmt_score(score: Optional[float]) -> str:
+    return "-" if score is None else f"{score:.4f}"
+
+
 def _weighted_score(scores: Dict[str, float], weights: Dict[str, Optional[float]]) -> float:
     return sum((scores.get(k) or 0.0) * (w or 0.0) for k, w in weights.items())
 
 
-def show_tags(nlp: Language, words: List[str], log=print) -> None:
-    """Tag one pre-tokenized sentence and print word/TAG pairs."""
-    doc = nlp(spacy.tokens.Doc(nlp.vocab, words=words))
+def show_tags(nlp: Language, text: str, log=print) -> None:
+    """Tag a text with the whole pipeline, tokenizer included; print word/TAG pairs."""
+    doc = nlp(text)
     log(" ".join(f"{t.text}/{t.tag_}" for t in doc))
 
 

@@ -1,4 +1,5 @@
 """Data and helpers shared by the test modules (fixtures live in conftest.py)."""
+import gzip
 from pathlib import Path
 
 from spacy.tokens import Doc
@@ -35,3 +36,17 @@ def toy_examples(nlp):
 
 def tags_of(docs):
     return [[token.tag_ for token in doc] for doc in docs]
+
+
+def slice_treebank(source, folder, n_train, n_dev):
+    """Write the first sentences of a treebank's train and dev splits as plain
+    CoNLL-U files with its prefix into `folder`; RETURNS the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("dev", n_dev)):
+        opener = gzip.open if source.require(split).suffix == ".gz" else open
+        with opener(source.require(split), "rt", encoding="utf8") as f:
+            sentences = f.read().strip().split("\n\n")[:n]
+        (folder / f"{source.prefix}-ud-{split}.conllu").write_text(
+            "\n\n".join(sentences) + "\n\n", encoding="utf8"
+        )
+    return folder

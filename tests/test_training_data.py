@@ -1,0 +1,66 @@
+"""Training data that is not what it should be: a dev set with nothing to score
+finishes training, and a malformed JSON corpus gets an error naming the file
+and the sentence."""
+import gzip
+import json
+
+import pytest
+import spacy
+from spacy.vocab import Vocab
+
+from spacy_lstm_tagger.corpus import TOY_CORPUS, read_docs
+from spacy_lstm_tagger.train import CONFIG_DIR, train
+
+UNTAGGED_DEV = "1\tThe\tthe\t_\t_\t_\t_\t_\t_\t_\n2\tdog\tdog\t_\t_\t_\t_\t_\t_\t_\n\n"
+
+
+@pytest.mark.parametrize("dev_text", [UNTAGGED_DEV, ""], ids=["no-tags", "no-sentences"])
+def test_dev_set_with_nothing_to_score_finishes_and_says_so(tmp_path, dev_text):
+    dev = tmp_path / "dev.conllu"
+    dev.write_text(dev_text, encoding="utf8")
+    log = []
+    best = train(
+        CONFIG_DIR / "toy.cfg", tmp_path / "out", TOY_CORPUS, dev, epochs=3, seed=0, log=log.append
+    )
+    assert f"the dev corpus {dev} has no tagged sentences" in "\n".join(log)
+    epoch_lines = [line.split() for line in log if line.split()[0].isdigit()]
+    assert [(fields[0], fields[2]) for fields in epoch_lines] == [("1", "-"), ("2", "-"), ("3", "-")]
+    for pipeline in (best, tmp_path / "out" / "model-last"):
+        nlp = spacy.load(pipeline)
+        assert nlp.meta["lstm_tagger_training"]["epoch"] == 3
+        assert [t.tag_ for t in nlp("The dog ate the apple")][1] in {"DET", "NN", "V"}
+
+
+@pytest.mark.parametrize(
+    "corpus, problem",
+    [
+        ({"words": ["a"], "tags": ["DET"]}, "expected a JSON list of sentences, found an object"),
+        ([{"words": "ab", "tags": ["DET", "NN"]}], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: 'words' is a string"),
+        ([{"words": ["a"], "tags": ["DET"]}, {"words": ["a", "b"], "tags": ["DET", 3]}], "sentence 1 needs non-empty 'words' and 'tags' lists of strings of the same length: 'tags' item 1 is 3, not a non-empty string"),
+        ([{"words": ["a"], "tags": [None]}], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: 'tags' item 0 is null, not a non-empty string"),
+        ([{"words": ["a"], "tags": None}], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: 'tags' is null"),
+        ([{"words": ["a", ""], "tags": ["DET", "NN"]}], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: 'words' item 1 is \"\", not a non-empty string"),
+        ([{"words": [], "tags": []}], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: 'words' is an empty list"),
+        (["The dog"], "sentence 0 needs non-empty 'words' and 'tags' lists of strings of the same length: found a string"),
+    ],
+)
+def test_malformed_json_corpus_names_file_and_sentence(tmp_path, corpus, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(corpus), encoding="utf8")
+    with pytest.raises(ValueError) as err:
+        read_docs(path, Vocab())
+    assert str(err.value) == f"{path}: {problem}"
+
+
+def test_gzipped_json_corpus_reads_and_truncated_one_is_named(tmp_path):
+    good = tmp_path / "toy.json.gz"
+    good.write_bytes(gzip.compress(TOY_CORPUS.read_bytes()))
+    assert [t.tag_ for t in read_docs(good, Vocab())[0]] == ["DET", "NN", "V", "DET", "NN"]
+    truncated = tmp_path / "cut.json.gz"
+    truncated.write_bytes(good.read_bytes()[:-12])
+    with pytest.raises(ValueError, match=f"^{truncated}: the file is truncated or damaged"):
+        read_docs(truncated, Vocab())
+    invalid = tmp_path / "invalid.json"
+    invalid.write_text('[{"words": ["a"], "tags": ["DET"]}', encoding="utf8")
+    with pytest.raises(ValueError, match=f"^{invalid}: not valid JSON"):
+        read_docs(invalid, Vocab())
