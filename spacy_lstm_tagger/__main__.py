@@ -89,5 +89,5 @@ def main(argv: Optional[List[str]] = None) -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ImportError, ValueError) as err:
         sys.exit(f"error: {err}")

@@ -26,6 +26,7 @@ PathLike = Union[str, Path]
 INPUT_FORMATS = ("text", "jsonl")
 OUTPUT_FORMATS = ("jsonl", "conllu")
 ON_ERROR = ("skip", "stop")
+ENGINES = ("local", "ray")
 STDIO = "-"
 
 
@@ -244,9 +245,22 @@ def add_tag_command(commands: argparse._SubParsersAction) -> None:
         help="at a bad JSONL line: skip it and go on (default), or stop",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local: nlp.pipe in this process (default); ray: on a Ray cluster, INPUT a file, "
+        "folder or glob of shards, OUTPUT a folder of shards and manifest.json",
+    )
+    p.add_argument("--address", help="with --engine ray: the cluster to join (default: start one here)")
+    p.add_argument("--workers", type=int, help="with --engine ray: tagging actors (default: one per CPU)")
 
 
 def run_tag_command(args: argparse.Namespace) -> None:
+    if args.engine == "ray":
+        from .ray_tag import run_ray_tag_command  # Ray is an optional extra
+
+        return run_ray_tag_command(args)
+    if args.address or args.workers:
+        raise ValueError("--address and --workers need --engine ray")
     try:
         nlp = spacy.load(args.model)
     except OSError as err:  # spaCy's "can't find model": no traceback for that

@@ -1,0 +1,196 @@
+"""`tag --engine ray` and `ray_tag.tag_dataset`, on local Ray clusters.
+
+The cluster tests are slow (each starts a cluster and its actors: some 20-60
+s on a busy 2-core machine) and CI runs them with --slow.
+"""
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import spacy
+
+pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]' runs these tests")
+import ray  # noqa: E402
+
+from spacy_lstm_tagger.__main__ import main  # noqa: E402
+from spacy_lstm_tagger.ray_tag import MANIFEST, tag_dataset  # noqa: E402
+from spacy_lstm_tagger.tag import tag_file  # noqa: E402
+
+from helpers import ROOT, TOY_TEXTS  # noqa: E402
+
+SHARDS = 6
+LINES_PER_SHARD = 3500  # 21,000 lines in all
+BAD_JSONL_LINES = {17: '{"text": 3}', 2900: "not json"}  # line number: line
+
+
+def corpus_lines(rng: random.Random, n: int):
+    """Toy words, unknown words and punctuation; empty lines too."""
+    words = " ".join(TOY_TEXTS).split() + ["Zorblax", "quickly", ",", ".", "42", "über"]
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def corpus(toy_pipeline, tmp_path_factory):
+    """Shards of plain text, gzipped text and JSONL (with bad lines) in one
+    folder, and the output of the single-process `tag` for each, by name."""
+    root = tmp_path_factory.mktemp("corpus")
+    shards = root / "shards"
+    shards.mkdir()
+    rng = random.Random(0)
+    for i in range(SHARDS):
+        lines = corpus_lines(rng, LINES_PER_SHARD)
+        if i % 3 == 0:
+            (shards / f"part-{i}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        elif i % 3 == 1:
+            with gzip.open(shards / f"part-{i}.txt.gz", "wt", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+        else:
+            records = [json.dumps({"text": line, "id": n}) for n, line in enumerate(lines)]
+            for number, bad in BAD_JSONL_LINES.items():
+                records[number - 1] = bad
+            (shards / f"part-{i}.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
+    nlp = spacy.load(toy_pipeline)
+    expected = {}
+    for shard in sorted(shards.iterdir()):
+        target = root / "single" / f"{shard.name}.jsonl"
+        stats = tag_file(nlp, shard, target, progress=False, warn=lambda message: None)
+        name = shard.name.split(".")[0] + ".jsonl"
+        expected[name] = (target.read_text(encoding="utf-8").splitlines(), stats)
+    return shards, expected
+
+
+def assert_same_as_single_process(output: Path, expected) -> None:
+    """Every output shard holds, line by line, what `tag` wrote for its input
+    shard, and the manifest counts what `tag` counted."""
+    assert sorted(p.name for p in output.iterdir()) == sorted([*expected, MANIFEST])
+    for name, (lines, _) in expected.items():
+        got = (output / name).read_text(encoding="utf-8").splitlines()
+        assert len(got) == len(lines), name
+        for n, (ours, theirs) in enumerate(zip(got, lines), start=1):
+            assert ours == theirs, f"{name} line {n}"
+    manifest = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+    counts = {s["output"]: (s["lines"], s["words"], s["failed_lines"]) for s in manifest["shards"]}
+    assert counts == {name: (s.docs, s.words, s.skipped) for name, (_, s) in expected.items()}
+    assert manifest["failed_lines"] == len(BAD_JSONL_LINES) * (SHARDS // 3)
+    assert manifest["lines"] + manifest["failed_lines"] == SHARDS * LINES_PER_SHARD
+    assert manifest["stopped"] is None
+
+
+def ray_tag_args(toy_pipeline, source, output, *options):
+    return ["-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, output, "--engine", "ray", *options]
+
+
+@pytest.mark.slow
+def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_python):
+    shards, expected = corpus
+    output = tmp_path / "out"
+    out = run_python(*ray_tag_args(toy_pipeline, shards, output, "--workers", "2"), timeout=300)
+    assert_same_as_single_process(output, expected)
+    assert "part-2.jsonl: line 17: \"text\" must be a string, not int (skipped)" in out.stderr
+    assert f"tagged {SHARDS * LINES_PER_SHARD - 4:,} documents" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def worker_pids(root_pid: int, title: str):
+    """The processes below `root_pid` whose command line holds `title` (Ray
+    names an actor's process after its class)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:  # gone meanwhile
+            continue
+        parent = int(rest.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(pid))
+    found, todo = [], [root_pid]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                if title in (Path("/proc") / str(pid) / "cmdline").read_text():
+                    found.append(pid)
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker processes in /proc (Linux)")
+def test_a_killed_worker_loses_and_repeats_no_line(toy_pipeline, corpus, tmp_path):
+    shards, expected = corpus
+    output = tmp_path / "out"
+    args = ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--batch-size", "64", "--quiet")
+    with subprocess.Popen(
+        [sys.executable, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as proc:
+        try:
+            # Mid-run: the first results are being written, the manifest is not.
+            deadline = time.monotonic() + 240
+            while not any(output.glob("*.partial")) and not (output / MANIFEST).exists():
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.05)
+            actors = worker_pids(proc.pid, "TagBatch")
+            assert len(actors) == 2 and not (output / MANIFEST).exists()
+            os.kill(actors[0], signal.SIGKILL)
+            stdout, stderr = proc.communicate(timeout=240)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, stderr
+    assert actors[0] not in worker_pids(proc.pid, "TagBatch")
+    assert_same_as_single_process(output, expected)
+
+
+@pytest.mark.slow
+def test_tag_dataset_adds_tokens_tags_and_probabilities(toy_pipeline):
+    nlp = spacy.load(toy_pipeline)
+    texts = corpus_lines(random.Random(1), 300)
+    docs = list(nlp.pipe(texts))
+    ray.init(num_cpus=1, include_dashboard=False)
+    try:
+        dataset = ray.data.from_items([{"id": i, "text": text} for i, text in enumerate(texts)])
+        rows = sorted(tag_dataset(dataset, toy_pipeline, workers=1, batch_size=50).take_all(), key=lambda r: r["id"])
+    finally:
+        ray.shutdown()
+    assert [row["text"] for row in rows] == texts
+    assert [list(row["tokens"]) for row in rows] == [[t.text for t in doc] for doc in docs]
+    assert [list(row["tags"]) for row in rows] == [[t.tag_ for t in doc] for doc in docs]
+    assert [list(row["pos"]) for row in rows] == [[t.pos_ for t in doc] for doc in docs]
+    assert [list(row["probs"]) for row in rows] == [[t._.tag_prob for t in doc] for doc in docs]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--workers", "0"], "--workers must be at least 1, not 0"),
+        (["--batch-size", "-1"], "--batch-size must be at least 1, not -1"),
+        (["--n-process", "2"], "--workers sets the number of workers, not --n-process"),
+    ],
+)
+def test_bad_options_are_refused_before_any_cluster_starts(toy_pipeline, tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path / "out"), "--engine", "ray", *options])
+    assert not ray.is_initialized()
+
+
+def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no input files at .*nothing-here"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "nothing-here*"), str(tmp_path / "out"), "--engine", "ray"])
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.txt").write_text("The dog\n")
+    with pytest.raises(ValueError, match=r"a/x.txt and .*b/x.txt would both be written to x.jsonl"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "*" / "x.txt"), str(tmp_path / "out"), "--engine", "ray"])
+    (tmp_path / "a" / "x.jsonl").write_text('{"text": "The dog"}\n')
+    with pytest.raises(ValueError, match=r"the output .*a/x.jsonl is an input shard"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.jsonl"), str(tmp_path / "a"), "--engine", "ray"])
+    with pytest.raises(ValueError, match="--address and --workers need --engine ray"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
+    assert not ray.is_initialized()
