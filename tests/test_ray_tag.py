@@ -20,8 +20,8 @@ pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'
 import ray  # noqa: E402
 
 from spacy_lstm_tagger.__main__ import main  # noqa: E402
-from spacy_lstm_tagger.ray_tag import MANIFEST, tag_dataset  # noqa: E402
-from spacy_lstm_tagger.tag import tag_file  # noqa: E402
+from spacy_lstm_tagger.ray_tag import MANIFEST, tag_dataset, tag_shards  # noqa: E402
+from spacy_lstm_tagger.tag import BadLineError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
 
@@ -87,6 +87,40 @@ def ray_tag_args(toy_pipeline, source, output, *options):
     return ["-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, output, "--engine", "ray", *options]
 
 
+def no_cluster(*args, **kwargs):
+    pytest.fail("a cluster was started")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--workers", "0"], "--workers must be at least 1, not 0"),
+        (["--batch-size", "-1"], "--batch-size must be at least 1, not -1"),
+        (["--n-process", "2"], "--workers sets the number of workers, not --n-process"),
+    ],
+)
+def test_bad_options_are_refused_before_any_cluster_starts(toy_pipeline, tmp_path, monkeypatch, options, message):
+    monkeypatch.setattr(ray, "init", no_cluster)
+    with pytest.raises(ValueError, match=message):
+        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path / "out"), "--engine", "ray", *options])
+
+
+def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setattr(ray, "init", no_cluster)
+    with pytest.raises(FileNotFoundError, match="no input files at .*nothing-here"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "nothing-here*"), str(tmp_path / "out"), "--engine", "ray"])
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x.txt").write_text("The dog\n")
+    with pytest.raises(ValueError, match=r"a/x.txt and .*b/x.txt would both be written to x.jsonl"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "*" / "x.txt"), str(tmp_path / "out"), "--engine", "ray"])
+    (tmp_path / "a" / "x.jsonl").write_text('{"text": "The dog"}\n')
+    with pytest.raises(ValueError, match=r"the output .*a/x.jsonl is an input shard"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.jsonl"), str(tmp_path / "a"), "--engine", "ray"])
+    with pytest.raises(ValueError, match="--address and --workers need --engine ray"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
+
+
 @pytest.mark.slow
 def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_python):
     shards, expected = corpus
@@ -148,17 +182,21 @@ def test_a_killed_worker_loses_and_repeats_no_line(toy_pipeline, corpus, tmp_pat
     assert_same_as_single_process(output, expected)
 
 
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local cluster in this process, for the tests that call the Python API."""
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.mark.slow
-def test_tag_dataset_adds_tokens_tags_and_probabilities(toy_pipeline):
+def test_tag_dataset_adds_tokens_tags_and_probabilities(toy_pipeline, local_ray):
     nlp = spacy.load(toy_pipeline)
     texts = corpus_lines(random.Random(1), 300)
     docs = list(nlp.pipe(texts))
-    ray.init(num_cpus=1, include_dashboard=False)
-    try:
-        dataset = ray.data.from_items([{"id": i, "text": text} for i, text in enumerate(texts)])
-        rows = sorted(tag_dataset(dataset, toy_pipeline, workers=1, batch_size=50).take_all(), key=lambda r: r["id"])
-    finally:
-        ray.shutdown()
+    dataset = ray.data.from_items([{"id": i, "text": text} for i, text in enumerate(texts)])
+    rows = sorted(tag_dataset(dataset, toy_pipeline, workers=1, batch_size=50).take_all(), key=lambda r: r["id"])
     assert [row["text"] for row in rows] == texts
     assert [list(row["tokens"]) for row in rows] == [[t.text for t in doc] for doc in docs]
     assert [list(row["tags"]) for row in rows] == [[t.tag_ for t in doc] for doc in docs]
@@ -166,31 +204,22 @@ def test_tag_dataset_adds_tokens_tags_and_probabilities(toy_pipeline):
     assert [list(row["probs"]) for row in rows] == [[t._.tag_prob for t in doc] for doc in docs]
 
 
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        (["--workers", "0"], "--workers must be at least 1, not 0"),
-        (["--batch-size", "-1"], "--batch-size must be at least 1, not -1"),
-        (["--n-process", "2"], "--workers sets the number of workers, not --n-process"),
-    ],
-)
-def test_bad_options_are_refused_before_any_cluster_starts(toy_pipeline, tmp_path, options, message):
-    with pytest.raises(ValueError, match=message):
-        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path / "out"), "--engine", "ray", *options])
-    assert not ray.is_initialized()
-
-
-def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no input files at .*nothing-here"):
-        main(["tag", str(toy_pipeline), str(tmp_path / "nothing-here*"), str(tmp_path / "out"), "--engine", "ray"])
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "x.txt").write_text("The dog\n")
-    with pytest.raises(ValueError, match=r"a/x.txt and .*b/x.txt would both be written to x.jsonl"):
-        main(["tag", str(toy_pipeline), str(tmp_path / "*" / "x.txt"), str(tmp_path / "out"), "--engine", "ray"])
-    (tmp_path / "a" / "x.jsonl").write_text('{"text": "The dog"}\n')
-    with pytest.raises(ValueError, match=r"the output .*a/x.jsonl is an input shard"):
-        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.jsonl"), str(tmp_path / "a"), "--engine", "ray"])
-    with pytest.raises(ValueError, match="--address and --workers need --engine ray"):
-        main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
-    assert not ray.is_initialized()
+@pytest.mark.slow
+def test_on_error_stop_writes_what_comes_before_the_bad_line(toy_pipeline, local_ray, tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TOY_TEXTS))
+    (shards / "b.jsonl").write_text(json.dumps({"text": TOY_TEXTS[1]}) + '\n{"text": \n' + json.dumps({"text": "x"}) + "\n")
+    (shards / "c.jsonl").write_text(json.dumps({"text": TOY_TEXTS[0]}) + "\n")
+    output = tmp_path / "out"
+    with pytest.raises(BadLineError, match=r"b.jsonl: line 2: invalid JSON .*after writing 3 documents"):
+        tag_shards(toy_pipeline, shards, output, workers=1, on_error="stop", progress=False)
+    with pytest.raises(BadLineError):
+        tag_file(spacy.load(toy_pipeline), shards / "b.jsonl", tmp_path / "b.jsonl", on_error="stop", progress=False)
+    # a.jsonl and b.jsonl up to the bad line, as `tag` writes them; nothing of c.jsonl.
+    assert sorted(p.name for p in output.iterdir()) == ["a.jsonl", "b.jsonl", MANIFEST]
+    assert (output / "b.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    assert len((output / "a.jsonl").read_text().splitlines()) == 2
+    manifest = json.loads((output / MANIFEST).read_text())
+    assert manifest["stopped"].endswith("b.jsonl: line 2: invalid JSON (Expecting value: line 1 column 10 (char 9))")
+    assert [s["lines"] for s in manifest["shards"]] == [2, 1, 0] and manifest["failed_lines"] == 0
