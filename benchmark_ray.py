@@ -12,7 +12,9 @@ configuration runs as its own command, as a user runs it, in interleaved rounds
 time is the fixed cost (imports, loading the pipeline, starting the cluster and
 its workers). Rate = words / (wall time - fixed cost), the speed once running;
 the end-to-end rate is shown beside it. For Ray runs the resident memory of the
-workers is sampled from /proc: when the first output arrives and at the end.
+workers is sampled from /proc (when the first output arrives and at the end),
+and so is the CPU time of the driver, the one process that receives and writes
+every record: words per driver CPU second bound what any cluster can reach.
 """
 import argparse
 import gzip
@@ -72,24 +74,35 @@ def worker_rss_mb() -> float:
     return total / 1024
 
 
-def run(model: str, source: Path, output: Path, options: List[str]) -> Tuple[float, Optional[Tuple[float, float]]]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(model: str, source: Path, output: Path, options: List[str]) -> Tuple[float, Optional[Tuple[float, float, float]]]:
     """Wall seconds of one `tag` command; for Ray, the workers' RSS (MB) when
-    the first output shard appears and just before the end."""
+    the first output shard appears and just before the end, and the driver's
+    CPU seconds."""
     command = [sys.executable, "-m", "spacy_lstm_tagger", "tag", model, str(source), str(output), *options]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    at_first_output = last = None
+    at_first_output = last = driver_cpu = None
     while proc.poll() is None:
         if "ray" in options:
             rss = worker_rss_mb()
             last = rss or last
+            try:
+                driver_cpu = cpu_seconds(proc.pid)
+            except OSError:  # it has just ended
+                pass
             if at_first_output is None and output.is_dir() and any(output.iterdir()):
                 at_first_output = rss
         time.sleep(0.2)
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"failed: {' '.join(command)}\n{proc.stderr.read()}")
-    return seconds, (at_first_output, last) if "ray" in options else None
+    return seconds, (at_first_output, last, driver_cpu) if "ray" in options else None
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -105,7 +118,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         whole, sharded, one, one_sharded, n_lines = write_corpus(folder, args.repeat, args.shards)
         walls: Dict[str, List[float]] = {name: [] for name in CONFIGS}
         fixed: Dict[str, List[float]] = {name: [] for name in CONFIGS}
-        memory: Dict[str, List[Tuple[float, float]]] = {name: [] for name in CONFIGS}
+        memory: Dict[str, List[Tuple[float, float, float]]] = {name: [] for name in CONFIGS}
         words = 0
         for r in range(args.rounds):
             for name, options in CONFIGS.items():
@@ -122,15 +135,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     rows = []
     for name in CONFIGS:
         wall, start_up = statistics.median(walls[name]), statistics.median(fixed[name])
-        rss = ", ".join(f"{a:.0f} -> {b:.0f}" for a, b in memory[name]) if memory[name] else "-"
-        rows.append([name, f"{words / (wall - start_up):,.0f}", f"{words / wall:,.0f}", f"{start_up:.1f}", f"{wall:.1f}", rss])
-    header = ["command", "words/s (running)", "words/s (end to end)", "fixed cost s", "wall s", "workers' RSS MB (first output -> end)"]
+        rss = ", ".join(f"{a or 0:.0f} -> {b or 0:.0f}" for a, b, _ in memory[name]) or "-"
+        driver = f"{words / statistics.median(c for _, _, c in memory[name]):,.0f}" if memory[name] else "-"
+        rows.append([name, f"{words / (wall - start_up):,.0f}", f"{words / wall:,.0f}", f"{start_up:.1f}", f"{wall:.1f}", rss, driver])
+    header = [
+        "command", "words/s (running)", "words/s (end to end)", "fixed cost s", "wall s",
+        "workers' RSS MB (first output -> end)", "words per driver CPU s",
+    ]
     load = os.getloadavg()
     print(f"corpus: EWT train text x{args.repeat}: {n_lines:,} lines, {words:,} words; {args.shards} shards for Ray")
     print(f"medians of {args.rounds} interleaved rounds; load average at the end {load[0]:.1f} (2 cores)")
     if args.markdown:
         print("| " + " | ".join(header) + " |")
-        print("| --- |" + " ---: |" * (len(header) - 2) + " --- |")
+        print("| --- |" + " ---: |" * 4 + " --- | ---: |")
         for row in rows:
             print("| " + " | ".join(row) + " |")
     else:

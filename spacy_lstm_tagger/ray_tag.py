@@ -98,7 +98,7 @@ class TagBatch:
         if self.text_column not in batch:
             raise ValueError(f"no column {self.text_column!r} to tag (columns: {', '.join(batch)})")
         texts = batch[self.text_column]
-        for i, text in enumerate(texts):
+        for text in texts:
             if not isinstance(text, str):
                 raise ValueError(f"column {self.text_column!r} holds {type(text).__name__} {text!r}, not a string")
         # Strings that spaCy learns from these texts are freed after the batch,

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 
@@ -20,7 +21,7 @@ pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'
 import ray  # noqa: E402
 
 from spacy_lstm_tagger.__main__ import main  # noqa: E402
-from spacy_lstm_tagger.ray_tag import MANIFEST, tag_dataset, tag_shards  # noqa: E402
+from spacy_lstm_tagger.ray_tag import MANIFEST, TagBatch, tag_dataset, tag_shards  # noqa: E402
 from spacy_lstm_tagger.tag import BadLineError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
@@ -121,6 +122,29 @@ def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, 
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
 
 
+def test_without_ray_the_error_says_what_to_install(toy_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "spacy_lstm_tagger.ray_tag")
+    with pytest.raises(ImportError, match=r"--engine ray needs Ray Data: pip install 'spacy-lstm-tagger\[ray\]'"):
+        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path / "out"), "--engine", "ray"])
+
+
+def test_an_actor_frees_the_strings_of_every_batch(toy_pipeline):
+    # Without that, spaCy's vocabulary, and a long-lived actor's memory, grow
+    # with every new word of the corpus. The actor's class is called here as
+    # Ray calls it, in this process.
+    actor = TagBatch(str(toy_pipeline), "text", "jsonl")
+    strings = len(actor.nlp.vocab.strings)
+    for r in range(3):
+        texts = numpy.array([f"Word{r}x{i} ate the apple" for i in range(100)], dtype=object)
+        lines = numpy.arange(1, len(texts) + 1)
+        batch = actor({"text": texts, "line": lines, "problem": numpy.full(len(texts), "", dtype=object)})
+        record = json.loads(batch["record"][7])
+        assert (record["line"], record["tokens"][0]["text"]) == (8, f"Word{r}x7")
+        assert list(batch["words"]) == [4] * len(texts)
+    assert len(actor.nlp.vocab.strings) == strings
+
+
 @pytest.mark.slow
 def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_python):
     shards, expected = corpus
@@ -161,24 +185,24 @@ def test_a_killed_worker_loses_and_repeats_no_line(toy_pipeline, corpus, tmp_pat
     shards, expected = corpus
     output = tmp_path / "out"
     args = ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--batch-size", "64", "--quiet")
-    with subprocess.Popen(
-        [sys.executable, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr, subprocess.Popen(
+        [sys.executable, *map(str, args)], cwd=ROOT, stderr=stderr, start_new_session=True
     ) as proc:
         try:
             # Mid-run: the first results are being written, the manifest is not.
             deadline = time.monotonic() + 240
             while not any(output.glob("*.partial")) and not (output / MANIFEST).exists():
-                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.05)
             actors = worker_pids(proc.pid, "TagBatch")
             assert len(actors) == 2 and not (output / MANIFEST).exists()
             os.kill(actors[0], signal.SIGKILL)
-            stdout, stderr = proc.communicate(timeout=240)
+            proc.wait(timeout=240)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, stderr
-    assert actors[0] not in worker_pids(proc.pid, "TagBatch")
+    assert proc.returncode == 0, log.read_text()
     assert_same_as_single_process(output, expected)
 
 
