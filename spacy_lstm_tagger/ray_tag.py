@@ -318,7 +318,8 @@ def ray_cluster(address: Optional[str], workers: Optional[int]) -> Iterator[None
     if ray.is_initialized():
         yield
         return
-    ray.init(address=address, num_cpus=None if address else (workers or os.cpu_count()), include_dashboard=False)
+    num_cpus = None if address else (workers or os.cpu_count())
+    ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
     try:
         yield
     finally:
@@ -393,7 +394,8 @@ def run_ray_tag_command(args) -> None:
     for option, value in (("--workers", args.workers), ("--batch-size", args.batch_size)):
         if value is not None and value < 1:
             raise ValueError(f"{option} must be at least 1, not {value}")
-    logging.getLogger("ray").setLevel(logging.WARNING)  # no INFO lines around our progress bar
+    for logger in ("ray", "ray.data"):  # no INFO lines around our progress bar
+        logging.getLogger(logger).setLevel(logging.WARNING)
     manifest = tag_shards(
         args.model,
         args.input,
