@@ -1,4 +1,4 @@
-"""Command line: python -m spacy_lstm_tagger {train,convert,tag} ..."""
+"""Command line: python -m spacy_lstm_tagger {train,convert,tag,evaluate} ..."""
 import argparse
 import sys
 from pathlib import Path
@@ -8,6 +8,7 @@ import spacy
 
 from .conllu import ewt_dir, ewt_file
 from .corpus import TOY_CORPUS, read_docs, write_docbin
+from .report import add_evaluate_command, run_evaluate_command
 from .tag import add_tag_command, run_tag_command
 from .train import CONFIG_DIR, default_path, show_tags, train
 
@@ -53,6 +54,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p_convert.add_argument("output", type=Path)
 
     add_tag_command(commands)
+    add_evaluate_command(commands)
 
     args = parser.parse_args(argv)
     if args.command == "train":
@@ -84,6 +86,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"wrote {n} docs to {args.output}")
     elif args.command == "tag":
         run_tag_command(args)
+    elif args.command == "evaluate":
+        run_evaluate_command(args)
 
 
 if __name__ == "__main__":

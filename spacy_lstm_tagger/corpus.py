@@ -10,8 +10,8 @@ from spacy.vocab import Vocab
 from .conllu import read_conllu
 
 PathLike = Union[str, Path]
-# The tutorial's corpus, kept beside the package in a source checkout.
-TOY_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "toy.json"
+# The tutorial's corpus, installed with the package.
+TOY_CORPUS = Path(__file__).resolve().parent / "corpus" / "toy.json"
 
 
 def read_tagged_json(path: PathLike, vocab: Vocab) -> List[Doc]:

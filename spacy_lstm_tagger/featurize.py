@@ -1,11 +1,12 @@
 """Docs -> index arrays: the only place where token strings become numbers."""
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Tuple
 
 import numpy
 import srsly
 from spacy.attrs import ORTH
+from spacy.strings import StringStore
 from spacy.tokens import Doc
 
 from .network import PAD, UNKNOWN
@@ -77,22 +78,35 @@ class IndexTables:
         return tables
 
 
-Segment = Tuple[Doc, int, int]  # a Doc and the token range of one network row
+class Segment(NamedTuple):
+    """The tokens of one network row: a slice of its Doc's token ids."""
+
+    orths: numpy.ndarray
+    strings: StringStore
+
+
+def token_ids(doc: Doc) -> numpy.ndarray:
+    """A Doc's token ids (ORTH): the one place where a Doc's tokens are read."""
+    return doc.to_array(ORTH)
 
 
 def cut_segments(docs: List[Doc], max_sequence: int) -> Tuple[List[Segment], numpy.ndarray]:
     """Cut each Doc into rows of at most `max_sequence` tokens, which bounds the
     network's memory, and sort the rows by length, so that rows that run through
-    the LSTM together need little padding.
+    the LSTM together need little padding. Each Doc is read once here, however
+    many network passes its rows take, so a huge Doc costs linear time.
     RETURNS: the sorted rows, and for each token in Doc order its place among the
         rows' tokens read row by row.
     """
-    segments = [
-        (doc, start, min(start + max_sequence, len(doc)))
-        for doc in docs
-        for start in range(0, len(doc), max_sequence)
-    ]
-    lengths = numpy.array([end - start for _, start, end in segments], dtype="int64")
+    segments = []
+    for doc in docs:
+        orths = token_ids(doc)
+        strings = doc.vocab.strings
+        segments += [
+            Segment(orths[start : start + max_sequence], strings)
+            for start in range(0, len(orths), max_sequence)
+        ]
+    lengths = numpy.array([len(segment.orths) for segment in segments], dtype="int64")
     order = numpy.argsort(lengths, kind="stable")
     # Where each segment's tokens start among the sorted rows' tokens.
     starts = numpy.zeros(len(segments), dtype="int64")
@@ -109,7 +123,7 @@ def split_by_tokens(segments: List[Segment], max_tokens: int) -> List[List[Segme
     parts: List[List[Segment]] = [[]]
     n_tokens = 0
     for segment in segments:
-        length = segment[2] - segment[1]
+        length = len(segment.orths)
         if parts[-1] and n_tokens + length > max_tokens:
             parts.append([])
             n_tokens = 0
@@ -133,18 +147,13 @@ def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int)
     in the batch, not per token. At least one row, one column and one word type
     are always present, so a batch of empty Docs needs no special case downstream.
     """
-    lengths = numpy.array([end - start for _, start, end in segments] or [0], dtype="int64")
+    lengths = numpy.array([len(segment.orths) for segment in segments] or [0], dtype="int64")
     shape = (len(lengths), max(1, int(lengths.max())))
-    orths: Dict[int, numpy.ndarray] = {}  # each Doc's token ids, read once
-    for doc, _, _ in segments:
-        if id(doc) not in orths:
-            orths[id(doc)] = doc.to_array(ORTH)
     flat = numpy.concatenate(
-        [orths[id(doc)][start:end] for doc, start, end in segments]
-        or [numpy.zeros(0, dtype="uint64")]
+        [segment.orths for segment in segments] or [numpy.zeros(0, dtype="uint64")]
     )
     distinct, type_of_token = numpy.unique(flat, return_inverse=True)
-    strings = segments[0][0].vocab.strings if segments else None
+    strings = segments[0].strings if segments else None
     texts = [""] + [strings[orth] for orth in distinct.tolist()]  # type 0 pads
     word_of_type = numpy.array(
         [PAD] + [tables.word_index.get(word_key(t), UNKNOWN) for t in texts[1:]],

@@ -1,49 +1,114 @@
 """The thinc model: Docs -> index arrays -> torch tensors -> BiLSTMTagger -> scores.
 
-The torch module sits in thinc's PyTorchShim, so that spaCy's optimizer and
-device handling work as for any spaCy model; `forward` plays the part of
-PyTorchWrapper's, with the conversions written out in one place. The module's
-size depends on the index tables and the labels, so it is built in `init`, and
-rebuilt from the saved sizes when loading.
+`TaggerModel` owns the model's contract: its settings, the index tables, the
+torch network and the file that holds them. A model file is loaded into a blank
+copy and checked there, so that a component can swap it in only when it is good.
+The network sits in thinc's PyTorchShim, so that spaCy's optimizer, parameter
+averages and device handling work as for any spaCy model; `forward` runs the
+network itself, with the conversions written out in one place.
 """
 import contextlib
-from typing import Any, Callable, List, Optional, Tuple
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy
 import srsly
 import torch
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Model, PyTorchShim, deserialize_attr, get_torch_default_device
-from thinc.api import serialize_attr
-from thinc.types import ArgsKwargs, Floats2d
-from thinc.util import xp2torch
+from thinc.api import Model, Optimizer, PyTorchShim, get_torch_default_device
+from thinc.types import Floats2d
+from thinc.util import torch2xp, xp2torch
 
 from .featurize import IndexTables, Segment, cut_segments, featurize, split_by_tokens
-from .network import BiLSTMTagger
+from .heap import keep_mmap_threshold
+from .network import BiLSTMTagger, NetworkShape
 
-WEIGHTS_FORMAT = "spacy-lstm-tagger-weights/1"
+MODEL_FORMAT = "spacy-lstm-tagger-model/2"
 # Only plain numeric tensors may come from a model file (no pickle, no objects).
-ALLOWED_DTYPES = {"float32", "float16", "float64", "int64", "bool"}
+ALLOWED_DTYPES = {"float32", "float16", "float64"}
 # Tokens per network pass: enough for any ordinary batch, and a bound on the
 # memory a huge Doc needs.
 TOKENS_PER_PASS = 4096
+# A network built from the config may not be larger than this (4 GB of float32).
+MAX_PARAMETERS = 10**9
+
+
+class ModelFileError(ValueError):
+    """A model file (or component cfg) that cannot be loaded, and why."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model's settings in the config. Those in SHAPE_SETTINGS fix the shapes
+    of the weights, so a saved model must have been built with the same values;
+    the others may change between training and loading (a fine-tuning config,
+    `spacy.load(..., config=...)`), and a model file does not store them."""
+
+    word_width: int = 100
+    char_width: int = 32
+    char_features: int = 100
+    hidden_width: int = 128
+    depth: int = 1
+    dropout: float = 0.3
+    word_dropout: float = 0.25
+    min_word_count: int = 1
+    max_word_chars: int = 20
+    max_sequence: int = 256
+    group_size: int = 16
+
+    def problems(self) -> List[str]:
+        """Each setting that is of the wrong type or out of range, with its value."""
+        found = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.type is float:
+                found.extend(rate_problems(field.name, value))
+                continue
+            high = SETTING_LIMITS.get(field.name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                found.append(f"{field.name}={value!r} is not a whole number")
+            elif value < 1 or (high is not None and value > high):
+                limits = f"from 1 to {high}" if high else ">= 1"
+                found.append(f"{field.name}={value} is not {limits}")
+        return found
+
+    def shape(self, n_words: int, n_chars: int, n_tags: int, n_pos: int) -> NetworkShape:
+        return NetworkShape(
+            n_words, n_chars, n_tags, n_pos, **{name: getattr(self, name) for name in SHAPE_SETTINGS}
+        )
+
+
+def rate_problems(name: str, value: Any) -> List[str]:
+    """[a message] unless `value` is a rate (NaN is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        return [f"{name}={value!r} is not a rate from 0 up to 1"]
+    return []
+
+
+SHAPE_SETTINGS = ("word_width", "char_width", "char_features", "hidden_width", "depth")
+# Beyond these the settings stop bounding memory (a segment is one network row).
+SETTING_LIMITS = {
+    "max_word_chars": 1000,
+    "max_sequence": TOKENS_PER_PASS,
+    "group_size": TOKENS_PER_PASS,
+}
 
 
 @registry.architectures("spacy_lstm_tagger.LSTMTagger.v1")
 def build_lstm_tagger(
-    word_width: int = 100,
-    char_width: int = 32,
-    char_features: int = 100,
-    hidden_width: int = 128,
-    depth: int = 1,
-    dropout: float = 0.3,
-    word_dropout: float = 0.25,
-    min_word_count: int = 1,
-    max_word_chars: int = 20,
-    max_sequence: int = 256,
-    group_size: int = 16,
-) -> Model[List[Doc], List[Floats2d]]:
+    word_width: int = ModelSettings.word_width,
+    char_width: int = ModelSettings.char_width,
+    char_features: int = ModelSettings.char_features,
+    hidden_width: int = ModelSettings.hidden_width,
+    depth: int = ModelSettings.depth,
+    dropout: float = ModelSettings.dropout,
+    word_dropout: float = ModelSettings.word_dropout,
+    min_word_count: int = ModelSettings.min_word_count,
+    max_word_chars: int = ModelSettings.max_word_chars,
+    max_sequence: int = ModelSettings.max_sequence,
+    group_size: int = ModelSettings.group_size,
+) -> "TaggerModel":
     """A BiLSTM tagger over word embeddings and character-CNN features.
 
     word_width (int): width of the word embedding.
@@ -61,38 +126,175 @@ def build_lstm_tagger(
     group_size (int): sentences of similar length that go through the LSTM
         together; smaller groups waste less work on padding, larger ones make
         bigger matrix products.
-    RETURNS (Model[List[Doc], List[Floats2d]]): log-probabilities per token, tags
-        first, then UPOS labels if the model has dimension nP > 0.
+    RETURNS (TaggerModel): log-probabilities per token, tags first, then UPOS
+        labels if the model has a UPOS head. Not usable before `build` or loading.
     """
-    network_sizes = dict(
-        word_width=word_width,
-        char_width=char_width,
-        char_features=char_features,
-        hidden_width=hidden_width,
-        depth=depth,
-        dropout=dropout,
-        word_dropout=word_dropout,
-    )
-    shim = TaggerShim(
-        None,
-        serialize_model=serialize_network,
-        deserialize_model=deserialize_network,
-    )
-    return Model(
-        "lstm_tagger",
-        forward,
-        init=init,
-        dims={"nO": None, "nP": None},
-        attrs={
-            "tables": IndexTables(),
-            "network_sizes": network_sizes,
-            "min_word_count": min_word_count,
-            "max_word_chars": max_word_chars,
-            "max_sequence": max_sequence,
-            "group_size": group_size,
-        },
-        shims=[shim],
-    )
+    return TaggerModel(ModelSettings(**locals()))  # the arguments are the settings
+
+
+class TaggerModel(Model):
+    """A thinc Model that owns the tagger's settings, index tables and torch
+    network, and the file format that stores the tables and the network."""
+
+    def __init__(self, settings: ModelSettings):
+        super().__init__(
+            "lstm_tagger",
+            forward,
+            attrs={"settings": settings, "tables": IndexTables()},
+            shims=[TaggerShim(None)],
+        )
+
+    @property
+    def settings(self) -> ModelSettings:
+        return self.attrs["settings"]
+
+    @property
+    def tables(self) -> IndexTables:
+        return self.attrs["tables"]
+
+    @property
+    def network(self) -> Optional[BiLSTMTagger]:
+        return self.shims[0].network
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the model has tables and a network, i.e. can predict."""
+        return self.network is not None
+
+    @property
+    def shape(self) -> Optional[NetworkShape]:
+        return None if self.network is None else self.network.shape
+
+    def blank_copy(self) -> "TaggerModel":
+        """A model with the same settings and nothing else, to build or load into."""
+        return TaggerModel(self.settings)
+
+    def build(self, docs: List[Doc], n_tags: int, n_pos: int) -> "TaggerModel":
+        """Make the index tables from `docs` and a new network with `n_tags` tag
+        and `n_pos` UPOS outputs. Raises ValueError for sizes beyond reason."""
+        tables = IndexTables.from_docs(docs, self.settings.min_word_count)
+        shape = self.settings.shape(len(tables.words), len(tables.chars), n_tags, n_pos)
+        problems = shape.problems()
+        if not problems and shape.n_parameters() > MAX_PARAMETERS:
+            problems = [f"{shape.n_parameters():,} weights (more than {MAX_PARAMETERS:,})"]
+        if problems:
+            raise ValueError("the network would have " + "; ".join(problems))
+        self._set(tables, BiLSTMTagger(shape))
+        return self
+
+    def _set(self, tables: IndexTables, network: BiLSTMTagger) -> None:
+        # The rates are the config's, whatever the model was trained with.
+        network.dropout = self.settings.dropout
+        network.word_dropout = self.settings.word_dropout
+        network.eval()  # see run_network
+        self.attrs["tables"] = tables
+        self.shims[0].network = network
+
+    def to_bytes(self) -> bytes:
+        """The tables, the network's shape and its weights as msgpack of plain
+        strings, numbers and arrays: no pickle."""
+        msg: Dict[str, Any] = {"format": MODEL_FORMAT, "shape": None}
+        if self.network is not None:
+            msg["shape"] = asdict(self.network.shape)
+            msg["tables"] = self.tables.to_bytes()
+            msg["tensors"] = {
+                name: tensor.detach().cpu().numpy()
+                for name, tensor in self.network.state_dict().items()
+            }
+        return srsly.msgpack_dumps(msg)
+
+    def from_bytes(self, bytes_data: bytes) -> "TaggerModel":
+        """Load a model file into this (blank) model. Everything is checked before
+        the network is built, and anything wrong raises ModelFileError, saying what.
+        RETURNS (TaggerModel): the model, loaded."""
+        if self.is_ready:
+            raise ValueError("load a model file into a blank_copy(), not into a built model")
+        try:
+            msg = srsly.msgpack_loads(bytes_data)
+        except Exception as err:  # msgpack has several error types for bad input
+            raise ModelFileError(
+                f"the file is damaged or truncated ({type(err).__name__}: {err})"
+            ) from None
+        if isinstance(msg, dict) and "nodes" in msg:  # thinc's layout, before format 2
+            raise ModelFileError("the file is of an older spacy-lstm-tagger: train the model again")
+        if not isinstance(msg, dict) or msg.get("format") != MODEL_FORMAT:
+            raise ModelFileError(f"not an lstm_tagger model file (expected format {MODEL_FORMAT!r})")
+        if msg.get("shape") is None:
+            if "tensors" in msg or "tables" in msg:
+                raise ModelFileError("the network's sizes are missing")
+            return self  # saved before it was initialized
+        shape = self._read_shape(msg["shape"], len(bytes_data))
+        tables = _read_tables(msg.get("tables"), shape)
+        network = BiLSTMTagger(shape)
+        network.load_state_dict(_read_tensors(msg.get("tensors"), network))
+        self._set(tables, network.to(get_torch_default_device()))
+        return self
+
+    def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
+        names = [field.name for field in fields(NetworkShape)]
+        if not isinstance(saved, dict) or sorted(saved) != sorted(names):
+            raise ModelFileError(
+                f"the network's sizes are damaged: expected {names}, got {saved!r:.300}"
+            )
+        shape = NetworkShape(**saved)
+        problems = shape.problems()
+        if problems:
+            raise ModelFileError("invalid network sizes: " + "; ".join(problems))
+        # Every weight takes at least two bytes in the file: larger sizes are a
+        # lie, found without building anything.
+        if shape.n_parameters() * 2 > file_size:
+            raise ModelFileError(
+                f"the network's sizes need {shape.n_parameters():,} weights, more than "
+                f"a file of {file_size:,} bytes holds"
+            )
+        wrong = [
+            f"{name}={getattr(shape, name)} (config: {getattr(self.settings, name)})"
+            for name in SHAPE_SETTINGS
+            if getattr(shape, name) != getattr(self.settings, name)
+        ]
+        if wrong:
+            raise ModelFileError("the weights are of another architecture size: " + ", ".join(wrong))
+        return shape
+
+
+def _read_tables(saved: Any, shape: NetworkShape) -> IndexTables:
+    if not isinstance(saved, bytes):
+        raise ModelFileError("the index tables are missing")
+    try:
+        tables = IndexTables.from_bytes(saved)
+    except ValueError as err:  # IndexTables.from_bytes says what is wrong
+        raise ModelFileError(str(err)) from None
+    if (len(tables.words), len(tables.chars)) != (shape.n_words, shape.n_chars):
+        raise ModelFileError(
+            f"the index tables ({len(tables.words)} words, {len(tables.chars)} characters) "
+            f"do not fit the weights ({shape.n_words} words, {shape.n_chars} characters)"
+        )
+    return tables
+
+
+def _read_tensors(saved: Any, network: BiLSTMTagger) -> Dict[str, torch.Tensor]:
+    """The saved weights as tensors, checked against the network's own."""
+    if not isinstance(saved, dict):
+        raise ModelFileError("the weights are missing")
+    shapes = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}
+    missing, unexpected = sorted(set(shapes) - set(saved)), sorted(set(saved) - set(shapes))
+    if missing or unexpected:
+        raise ModelFileError(
+            f"the weights do not fit the network: missing {missing}, unexpected {unexpected}"
+        )
+    state = {}
+    for name, shape in shapes.items():
+        array = saved[name]
+        if not isinstance(array, numpy.ndarray) or array.dtype.name not in ALLOWED_DTYPES:
+            raise ModelFileError(f"weights entry {name!r} is not a numeric array")
+        if array.shape != shape:
+            raise ModelFileError(
+                f"weights entry {name!r} has shape {array.shape}, the saved sizes need {shape}"
+            )
+        if not numpy.isfinite(array).all():
+            raise ModelFileError(f"weights entry {name!r} contains NaN or infinite values")
+        state[name] = torch.from_numpy(array.astype("float32"))
+    return state
 
 
 class TaggerShim(PyTorchShim):
@@ -100,8 +302,8 @@ class TaggerShim(PyTorchShim):
 
     thinc's optimizer keys a torch parameter's average by (shim id, name), but
     PyTorchShim.use_params looks for string keys, so with it the averages would
-    silently never be used, in `spacy train` either. It also owns the network,
-    which is built (or loaded) after the shim, once its sizes are known.
+    silently never be used, in `spacy train` either. The model runs the network
+    itself (see `run_network`); the shim holds it for the optimizer.
     """
 
     @property
@@ -111,6 +313,24 @@ class TaggerShim(PyTorchShim):
     @network.setter
     def network(self, network: Optional[BiLSTMTagger]) -> None:
         self._model = None if network is None else network.to(get_torch_default_device())
+
+    def finish_update(self, optimizer: Optimizer) -> None:
+        """PyTorchShim's, but writing the new weights into the parameters.
+        PyTorchShim sets each parameter's data to a tensor made from the
+        optimizer's array, itself a view of the previous data: every step
+        added a link per parameter to a chain of tensors and arrays that was
+        never freed, one reason why training memory grew without bound."""
+        keep_mmap_threshold()  # the main reason: see heap.py
+        for name, param in self._model.named_parameters():
+            if param.grad is None:
+                continue
+            if not self._grad_scaler.found_inf:  # as thinc: skip steps that overflowed
+                weights, _ = optimizer((self.id, name), torch2xp(param.data), torch2xp(param.grad))
+                new = xp2torch(weights, device=param.device)
+                if new.data_ptr() != param.data_ptr():  # thinc's optimizers work in place
+                    param.data.copy_(new)
+            param.grad.zero_()
+        self._grad_scaler.update()
 
     @contextlib.contextmanager
     def use_params(self, params):
@@ -130,81 +350,50 @@ class TaggerShim(PyTorchShim):
             self._model.load_state_dict(backup)
 
 
-def init(model: Model, X: Optional[List[Doc]] = None, Y: Any = None) -> None:
-    """Build the index tables from X (the training Docs) and the torch module.
-    The component sets nO (and nP) from its labels first.
-    """
-    if X is None:
-        raise ValueError("lstm_tagger: the model needs training Docs to initialize")
-    if not model.has_dim("nO"):
-        raise ValueError("lstm_tagger: the number of tags (nO) is unset")
-    tables = IndexTables.from_docs(X, model.attrs["min_word_count"])
-    model.attrs["tables"] = tables
-    network = BiLSTMTagger(
-        n_words=len(tables.words),
-        n_chars=len(tables.chars),
-        n_tags=model.get_dim("nO"),
-        n_pos=model.get_dim("nP") if model.has_dim("nP") else 0,
-        **model.attrs["network_sizes"],
-    )
-    model.shims[0].network = network
-
-
-# Without these, thinc would skip the tables silently when saving (TypeError).
-@serialize_attr.register(IndexTables)
-def serialize_tables(_: IndexTables, tables: IndexTables, name: str, model: Model) -> bytes:
-    return tables.to_bytes()
-
-
-@deserialize_attr.register(IndexTables)
-def deserialize_tables(_: IndexTables, data: bytes, name: str, model: Model) -> IndexTables:
-    return IndexTables.from_bytes(data)
-
-
-def is_ready(model: Model) -> bool:
-    return model.shims[0].network is not None
-
-
-def fresh_copy(model: Model) -> Model:
-    """A copy of `model` to load a file into: its settings and sizes, but no index
-    tables or network, so that nothing of `model`'s own can survive in it."""
-    copy = model.copy()
-    copy.shims[0].network = None
-    copy.attrs["tables"] = IndexTables()
-    for dim in ("nO", "nP"):
-        copy.set_dim(dim, None, force=True)
-    return copy
-
-
-def run_network(model: Model, segments: List[Segment], is_train: bool):
+def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
     """One pass of rows through the torch network.
-    RETURNS: the (n_tokens, n_labels) scores tensor and its backprop callback."""
-    batch = featurize(segments, model.attrs["tables"], model.attrs["max_word_chars"])
-    shim = model.shims[0]
-    device = shim.device
-    inputs = ArgsKwargs(
-        args=(
-            torch.from_numpy(batch.word_ids).to(device),
-            torch.from_numpy(batch.type_ids).to(device),
-            torch.from_numpy(batch.type_chars).to(device),
-            torch.from_numpy(batch.lengths),  # stays on the CPU: it drives the loop
-        ),
-        kwargs={"group_size": model.attrs["group_size"]},
+    RETURNS: the (n_tokens, n_labels) scores tensor and its backprop callback.
+
+    Prediction runs under inference_mode and changes no state, so that threads
+    sharing the model never see each other's passes. Dropout is an argument of
+    the network, not its mode; the mode matters only to cuDNN's LSTM, which
+    needs train() for a backward pass."""
+    settings = model.settings
+    batch = featurize(segments, model.tables, settings.max_word_chars)
+    network = model.network
+    device = model.shims[0].device
+    inputs = (
+        torch.from_numpy(batch.word_ids).to(device),
+        torch.from_numpy(batch.type_ids).to(device),
+        torch.from_numpy(batch.type_chars).to(device),
+        torch.from_numpy(batch.lengths),  # stays on the CPU: it drives the loop
     )
-    return shim(inputs, is_train)
+    if not is_train:
+        with torch.inference_mode():
+            return network(*inputs, group_size=settings.group_size), None
+    network.train()
+    try:
+        scores = network(*inputs, group_size=settings.group_size, train=True)
+    finally:
+        network.eval()
+
+    def backprop(d_scores: torch.Tensor) -> None:
+        torch.autograd.backward(scores, grad_tensors=d_scores)
+
+    return scores, backprop
 
 
-def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
     """Docs -> index arrays -> tensors -> network -> one (n_tokens, n_labels)
     array of log-probabilities per Doc. A batch with many tokens (say one huge
     Doc) goes through the network in several passes, which bounds memory."""
-    segments, token_order = cut_segments(docs, model.attrs["max_sequence"])
+    segments, token_order = cut_segments(docs, model.settings.max_sequence)
     passes = [
         run_network(model, part, is_train)
         for part in split_by_tokens(segments, TOKENS_PER_PASS)
     ]
     # The network scores tokens row by row; put them back in Doc order.
-    flat = model.ops.xp.concatenate([model.ops.asarray(scores.detach()) for scores, _ in passes])
+    flat = model.ops.xp.concatenate([torch2xp(scores.detach()) for scores, _ in passes])
     flat = flat[token_order]
     per_doc = model.ops.xp.split(flat, numpy.cumsum([len(doc) for doc in docs])[:-1])
 
@@ -212,107 +401,9 @@ def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2
         d_flat = model.ops.alloc2f(*flat.shape)
         d_flat[token_order] = model.ops.xp.concatenate(d_per_doc)
         start = 0
-        for scores, backprop_network in passes:
-            d_scores = xp2torch(d_flat[start : start + len(scores)], device=scores.device)
-            backprop_network(ArgsKwargs(args=(scores,), kwargs={"grad_tensors": (d_scores,)}))
+        for scores, backprop_pass in passes:
+            backprop_pass(xp2torch(d_flat[start : start + len(scores)], device=scores.device))
             start += len(scores)
         return []  # index inputs carry no gradient back to the Docs
 
     return per_doc, backprop
-
-
-def serialize_network(network: Optional[BiLSTMTagger]) -> bytes:
-    """The module's sizes and weights as msgpack of plain arrays: no pickle."""
-    if network is None:
-        return srsly.msgpack_dumps({"format": WEIGHTS_FORMAT, "kwargs": None})
-    tensors = {
-        name: tensor.detach().cpu().numpy()
-        for name, tensor in network.state_dict().items()
-    }
-    return srsly.msgpack_dumps(
-        {"format": WEIGHTS_FORMAT, "kwargs": network.kwargs, "tensors": tensors}
-    )
-
-
-def deserialize_network(
-    _network: Optional[BiLSTMTagger], data: bytes, device: "torch.device"
-) -> Optional[BiLSTMTagger]:
-    """Rebuild the module from its saved sizes and pour the weights in. Every
-    name, type and shape is checked before the module is built, so a damaged or
-    hostile blob gets a ValueError that says what is wrong.
-    """
-    try:
-        msg = srsly.msgpack_loads(data)
-    except Exception as err:  # msgpack has several error types for bad input
-        raise ValueError(
-            f"the weights are damaged or truncated ({type(err).__name__}: {err})"
-        ) from None
-    if not isinstance(msg, dict) or msg.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(
-            f"not an lstm_tagger weights blob (expected format {WEIGHTS_FORMAT!r})"
-        )
-    kwargs, tensors = msg.get("kwargs"), msg.get("tensors")
-    if kwargs is None:
-        return None
-    if not isinstance(kwargs, dict) or not isinstance(tensors, dict):
-        raise ValueError("the weights blob lacks the network's sizes or its tensors")
-    try:
-        # On the meta device nothing is allocated, so exaggerated sizes are harmless.
-        with torch.device("meta"):
-            shapes = {k: tuple(v.shape) for k, v in BiLSTMTagger(**kwargs).state_dict().items()}
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"the weights have invalid network sizes {kwargs!r} ({err})") from None
-    missing, unexpected = sorted(set(shapes) - set(tensors)), sorted(set(tensors) - set(shapes))
-    if missing or unexpected:
-        raise ValueError(
-            f"the weights do not fit the network: missing {missing}, unexpected {unexpected}"
-        )
-    state = {}
-    for name, shape in shapes.items():
-        array = tensors[name]
-        if not isinstance(array, numpy.ndarray) or array.dtype.name not in ALLOWED_DTYPES:
-            raise ValueError(f"weights entry {name!r} is not a numeric array")
-        if array.shape != shape:
-            raise ValueError(
-                f"weights entry {name!r} has shape {array.shape}, the saved sizes need {shape}"
-            )
-        state[name] = torch.from_numpy(array.copy())
-    network = BiLSTMTagger(**kwargs)
-    network.load_state_dict(state)
-    return network.to(device)
-
-
-def check_loaded(model: Model, config_model: Model) -> None:
-    """Raise ValueError, saying what disagrees, unless `model` (just loaded) has
-    index tables that fit its weights, and weights of the sizes `config_model`
-    (built from the config) asks for.
-    """
-    network = model.shims[0].network
-    tables = model.attrs.get("tables")
-    if not isinstance(tables, IndexTables):
-        raise ValueError("the index tables are missing")
-    if network is None:
-        if tables.is_built:
-            raise ValueError("the file has index tables but no weights")
-        return
-    if not tables.is_built:
-        raise ValueError("the index tables are missing (the file has weights only)")
-    saved = network.kwargs
-    if (saved["n_words"], saved["n_chars"]) != (len(tables.words), len(tables.chars)):
-        raise ValueError(
-            f"the index tables ({len(tables.words)} words, {len(tables.chars)} "
-            f"characters) do not fit the weights ({saved['n_words']} words, "
-            f"{saved['n_chars']} characters)"
-        )
-    dims = tuple(model.get_dim(d) if model.has_dim(d) else None for d in ("nO", "nP"))
-    if dims != (saved["n_tags"], saved["n_pos"]):
-        raise ValueError(f"the output sizes {dims} do not fit the weights")
-    sizes = config_model.attrs["network_sizes"]
-    # Every setting but the rates fixes the weights' shapes.
-    wrong = [
-        f"{k}={saved.get(k)} (config: {v})"
-        for k, v in sizes.items()
-        if k not in ("dropout", "word_dropout") and saved.get(k) != v
-    ]
-    if wrong:
-        raise ValueError("the weights are of another architecture size: " + ", ".join(wrong))

@@ -6,17 +6,22 @@ tutorial's exercise), a bidirectional multi-layer LSTM over whole batches in
 length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
 """
-from typing import Dict, Any
+from dataclasses import dataclass, fields
+from typing import List
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 PAD = 0
 UNKNOWN = 1
+MAX_DEPTH = 100
 
 
-class BiLSTMTagger(nn.Module):
-    """Scores every token of a padded batch of sentences.
+@dataclass(frozen=True)
+class NetworkShape:
+    """The sizes that fix the shapes of a network's weights: written once into
+    the model file, and the network is rebuilt from them.
 
     n_words (int): rows of the word table, padding and unknown included.
     n_chars (int): rows of the character table, padding and unknown included.
@@ -28,50 +33,71 @@ class BiLSTMTagger(nn.Module):
         character feature.
     hidden_width (int): LSTM hidden size of each direction.
     depth (int): number of stacked BiLSTM layers.
+    """
+
+    n_words: int
+    n_chars: int
+    n_tags: int
+    n_pos: int
+    word_width: int
+    char_width: int
+    char_features: int
+    hidden_width: int
+    depth: int
+
+    def problems(self) -> List[str]:
+        """What makes these sizes unusable, before anything is built."""
+        lowest = {"n_words": 2, "n_chars": 2, "n_tags": 1, "n_pos": 0}
+        found = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            low = lowest.get(field.name, 1)
+            high = MAX_DEPTH if field.name == "depth" else None
+            if not isinstance(value, int) or isinstance(value, bool):
+                found.append(f"{field.name}={value!r} is not a whole number")
+            elif value < low or (high is not None and value > high):
+                limits = f"from {low} to {high}" if high else f">= {low}"
+                found.append(f"{field.name}={value} is not {limits}")
+        return found
+
+    def n_parameters(self) -> int:
+        """The number of weights, computed without building anything."""
+        hidden = self.hidden_width
+        lstm_inputs = [self.word_width + self.char_features] + [2 * hidden] * (self.depth - 1)
+        return (
+            self.n_words * self.word_width
+            + self.n_chars * self.char_width
+            + self.char_features * (3 * self.char_width + 1)
+            # Two directions per layer; two bias vectors per LSTM.
+            + sum(2 * 4 * hidden * (width + hidden + 2) for width in lstm_inputs)
+            + (2 * hidden + 1) * (self.n_tags + self.n_pos)
+        )
+
+
+class BiLSTMTagger(nn.Module):
+    """Scores every token of a padded batch of sentences.
+
+    shape (NetworkShape): the sizes of the weights.
     dropout (float): dropout on the LSTM's input and output.
     word_dropout (float): chance, in training, of replacing a known word by the
         unknown word, so that the unknown-word vector is trained.
+
+    Whether dropout applies is an argument of `forward`, never the module's
+    train/eval mode: threads that share the module cannot change each other's
+    results.
     """
 
-    def __init__(
-        self,
-        *,
-        n_words: int,
-        n_chars: int,
-        n_tags: int,
-        n_pos: int,
-        word_width: int,
-        char_width: int,
-        char_features: int,
-        hidden_width: int,
-        depth: int,
-        dropout: float,
-        word_dropout: float,
-    ):
+    def __init__(self, shape: NetworkShape, dropout: float = 0.0, word_dropout: float = 0.0):
         super().__init__()
-        # Kept so that a saved model can be rebuilt with the same shape.
-        self.kwargs: Dict[str, Any] = dict(
-            n_words=n_words,
-            n_chars=n_chars,
-            n_tags=n_tags,
-            n_pos=n_pos,
-            word_width=word_width,
-            char_width=char_width,
-            char_features=char_features,
-            hidden_width=hidden_width,
-            depth=depth,
-            dropout=dropout,
-            word_dropout=word_dropout,
-        )
+        self.shape = shape
+        self.dropout = dropout
         self.word_dropout = word_dropout
-        self.word_embed = nn.Embedding(n_words, word_width, padding_idx=PAD)
-        self.char_embed = nn.Embedding(n_chars, char_width, padding_idx=PAD)
-        self.char_cnn = nn.Conv1d(char_width, char_features, kernel_size=3, padding=1)
-        self.dropout = nn.Dropout(dropout)
-        self.bilstm = BiLSTM(word_width + char_features, hidden_width, depth, dropout)
-        self.tag_head = nn.Linear(2 * hidden_width, n_tags)
-        self.pos_head = nn.Linear(2 * hidden_width, n_pos) if n_pos else None
-        self.n_pos = n_pos
+        self.word_embed = nn.Embedding(shape.n_words, shape.word_width, padding_idx=PAD)
+        self.char_embed = nn.Embedding(shape.n_chars, shape.char_width, padding_idx=PAD)
+        self.char_cnn = nn.Conv1d(shape.char_width, shape.char_features, kernel_size=3, padding=1)
+        self.bilstm = BiLSTM(shape.word_width + shape.char_features, shape.hidden_width, shape.depth)
+        self.tag_head = nn.Linear(2 * shape.hidden_width, shape.n_tags)
+        self.pos_head = nn.Linear(2 * shape.hidden_width, shape.n_pos) if shape.n_pos else None
         # torch's N(0, 1) embeddings saturate the LSTM gates at first: on EWT,
         # std 0.1 gave 91.1% dev accuracy after one epoch instead of 87.2%.
         for embed in (self.word_embed, self.char_embed):
@@ -85,6 +111,7 @@ class BiLSTMTagger(nn.Module):
         type_chars: torch.Tensor,
         lengths: torch.Tensor,
         group_size: int,
+        train: bool = False,
     ) -> torch.Tensor:
         """word_ids (S, T): word table rows of each sentence (segment), PAD after
             its end; rows sorted by length.
@@ -92,10 +119,11 @@ class BiLSTMTagger(nn.Module):
         type_chars (U, L): character table rows of each distinct word in the batch.
         lengths (S,): tokens in each row, on the CPU.
         group_size (int): rows that go through the LSTM together.
+        train (bool): apply dropout and word dropout.
         RETURNS (N, n_tags + n_pos): for each token, row by row, log-probabilities
             of the tags, then of the UPOS labels, each normalised on its own.
         """
-        if self.training and self.word_dropout > 0:
+        if train and self.word_dropout > 0:
             # torch's global generator: spaCy's fix_random_seed seeds it.
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
@@ -108,7 +136,7 @@ class BiLSTMTagger(nn.Module):
         char_features = char_features.masked_fill((type_chars == PAD)[:, None, :], 0.0)
         char_features = char_features.max(dim=2).values
         tokens = torch.cat([self.word_embed(word_ids), char_features[type_ids]], dim=2)
-        tokens = self.dropout(tokens)
+        tokens = functional.dropout(tokens, self.dropout, train)
         # Rows of similar length share a group, so little work goes into padding.
         hidden = []
         for start in range(0, len(lengths), group_size):
@@ -116,11 +144,13 @@ class BiLSTMTagger(nn.Module):
             n_cols = int(group_lengths.max())
             if n_cols == 0:
                 continue
-            group = self.bilstm(tokens[start : start + group_size, :n_cols], group_lengths)
+            group = self.bilstm(
+                tokens[start : start + group_size, :n_cols], group_lengths, self.dropout, train
+            )
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
-            return tokens.new_zeros((0, self.tag_head.out_features + self.n_pos))
-        hidden = self.dropout(torch.cat(hidden))
+            return tokens.new_zeros((0, self.shape.n_tags + self.shape.n_pos))
+        hidden = functional.dropout(torch.cat(hidden), self.dropout, train)
         scores = [torch.log_softmax(self.tag_head(hidden), dim=-1)]
         if self.pos_head is not None:
             scores.append(torch.log_softmax(self.pos_head(hidden), dim=-1))
@@ -136,7 +166,7 @@ class BiLSTM(nn.Module):
     padding only ever follows the tokens and never changes their outputs.
     """
 
-    def __init__(self, width: int, hidden_width: int, depth: int, dropout: float):
+    def __init__(self, width: int, hidden_width: int, depth: int):
         super().__init__()
         self.forward_layers = nn.ModuleList()
         self.backward_layers = nn.ModuleList()
@@ -144,11 +174,13 @@ class BiLSTM(nn.Module):
             layer_width = width if i == 0 else 2 * hidden_width
             self.forward_layers.append(nn.LSTM(layer_width, hidden_width, batch_first=True))
             self.backward_layers.append(nn.LSTM(layer_width, hidden_width, batch_first=True))
-        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, rows: torch.Tensor, lengths: torch.Tensor, dropout: float, train: bool
+    ) -> torch.Tensor:
         """rows (B, T, width), lengths (B,) on the CPU -> (B, T, 2 * hidden_width);
-        outputs past a row's length are meaningless."""
+        outputs past a row's length are meaningless. `dropout` applies between
+        layers when `train`."""
         n_cols = rows.shape[1]
         columns = torch.arange(n_cols)
         # Reverses each row's first `length` positions; its own inverse.
@@ -159,7 +191,7 @@ class BiLSTM(nn.Module):
             zip(self.forward_layers, self.backward_layers)
         ):
             if i > 0:
-                rows = self.dropout(rows)
+                rows = functional.dropout(rows, dropout, train)
             ahead, _ = forward_lstm(rows)
             behind, _ = backward_lstm(reverse_rows(rows, reverse))
             rows = torch.cat([ahead, reverse_rows(behind, reverse)], dim=2)

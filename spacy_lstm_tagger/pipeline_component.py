@@ -1,9 +1,12 @@
 """The `lstm_tagger` pipeline component: predicts `token.tag_` (and optionally
 `token.pos_`) with the BiLSTM model of `model.py`.
 """
-from itertools import islice
+import math
+from collections import Counter
+from copy import deepcopy
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import srsly
@@ -13,31 +16,37 @@ from spacy.pipeline import TrainablePipe
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import registry
 from spacy.vocab import Vocab
 from spacy.attrs import POS, TAG
-from thinc.api import Config, Model, set_dropout_rate
+from thinc.api import Model
 from thinc.types import Floats2d
 
 from .confidence import register_extensions, set_confidences
-from .model import check_loaded, fresh_copy, is_ready
+from .model import ModelFileError, ModelSettings, TaggerModel, rate_problems
 from .threads import limit_threads_after_fork
 
-DEFAULT_MODEL_CONFIG = """
-[model]
-@architectures = "spacy_lstm_tagger.LSTMTagger.v1"
-word_width = 100
-char_width = 32
-char_features = 100
-hidden_width = 128
-depth = 1
-dropout = 0.3
-word_dropout = 0.25
-min_word_count = 1
-max_word_chars = 20
-max_sequence = 256
-group_size = 16
-"""
-DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
+# What the component's cfg file holds, with defaults: what its trained model fixes
+# (checked in LSTMTagger._checked_cfg). Every other setting comes from the
+# config (config.cfg, or spacy.load(..., config=...)).
+# Divides the scores behind tag_prob/tag_top_k; fitted on dev by train.py.
+SAVED_CFG = {"labels": [], "pos_labels": [], "tag_temperature": 1.0}
+
+
+def score_tagger(
+    examples: Iterable[Example], attrs: Sequence[str] = ("tag",), **kwargs
+) -> Dict[str, Any]:
+    """Accuracy of each of `attrs` ("tag", "pos") by spaCy's scorer: `tag_acc`, `pos_acc`."""
+    scores: Dict[str, Any] = {}
+    for attr in attrs:
+        scores.update(Scorer.score_token_attr(examples, attr, **kwargs))
+    return scores
+
+
+@registry.scorers("spacy_lstm_tagger.tagger_scorer.v1")
+def make_tagger_scorer() -> Callable:
+    return score_tagger
 
 
 @Language.factory(
@@ -48,23 +57,40 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "overwrite": False,
         "predict_pos": False,
         "top_k": 0,
+        "label_smoothing": 0.0,
+        "neg_prefix": "!",
+        "scorer": {"@scorers": "spacy_lstm_tagger.tagger_scorer.v1"},
     },
-    default_score_weights={"tag_acc": 1.0},
+    default_score_weights={"tag_acc": 1.0, "pos_acc": 0.0},
 )
 def make_lstm_tagger(
-    nlp: Language, name: str, model: Model, overwrite: bool, predict_pos: bool, top_k: int
+    nlp: Language,
+    name: str,
+    model: Model,
+    overwrite: bool,
+    predict_pos: bool,
+    top_k: int,
+    label_smoothing: float,
+    neg_prefix: str,
+    scorer: Optional[Callable],
 ) -> "LSTMTagger":
     """Create an LSTMTagger.
 
-    model (Model[List[Doc], List[Floats2d]]): the BiLSTM model.
+    model (TaggerModel): the BiLSTM model (spacy_lstm_tagger.LSTMTagger.v1).
     overwrite (bool): replace tags (and UPOS) that a Doc already has.
     predict_pos (bool): also predict UPOS into `token.pos_`, with a second output
         layer on the shared LSTM; scored as `pos_acc`.
     top_k (int): also store each token's `top_k` most likely tags with their
         probabilities in `token._.tag_top_k`; 0 for none.
+    label_smoothing (float): share of the gold label's probability that the
+        training target spreads over the other labels, as in spaCy's tagger.
+    neg_prefix (str): a gold tag of this prefix and a label ("!NN") says the
+        token is not that label.
+    scorer (Optional[Callable]): scores `tag_acc` (and `pos_acc`).
     """
     return LSTMTagger(
-        nlp.vocab, model, name, overwrite=overwrite, predict_pos=predict_pos, top_k=top_k
+        nlp.vocab, model, name, overwrite=overwrite, predict_pos=predict_pos, top_k=top_k,
+        label_smoothing=label_smoothing, neg_prefix=neg_prefix, scorer=scorer,
     )
 
 
@@ -74,28 +100,38 @@ class LSTMTagger(TrainablePipe):
     def __init__(
         self,
         vocab: Vocab,
-        model: Model,
+        model: TaggerModel,
         name: str = "lstm_tagger",
         *,
         overwrite: bool = False,
         predict_pos: bool = False,
         top_k: int = 0,
+        label_smoothing: float = 0.0,
+        neg_prefix: str = "!",
+        scorer: Optional[Callable] = score_tagger,
     ):
-        if not isinstance(top_k, int) or top_k < 0:
-            raise ValueError(f"[{name}] top_k must be a whole number >= 0, got {top_k!r}")
+        if not isinstance(model, TaggerModel):
+            raise ValueError(f"[{name}] the model must be a spacy_lstm_tagger.LSTMTagger.v1")
+        problems = model.settings.problems()
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
+            problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
+        problems.extend(rate_problems("label_smoothing", label_smoothing))
+        if not isinstance(neg_prefix, str):
+            problems.append(f"neg_prefix={neg_prefix!r} is not a string")
+        if problems:
+            raise ValueError(f"[{name}] invalid settings: " + "; ".join(problems))
         self.vocab = vocab
         self.model = model
         self.name = name
-        # The labels live in cfg, so the inherited to_disk / from_disk save them.
-        self.cfg = {
-            "labels": [],
-            "pos_labels": [],
-            "overwrite": overwrite,
-            "predict_pos": predict_pos,
-        }
-        # A config setting only, not in cfg: the cfg file read at loading would
-        # override `spacy.load(..., config=...)`; config.cfg keeps it.
+        # The labels live in cfg, so the inherited to_disk saves them; the
+        # settings below are the config's, which config.cfg keeps.
+        self.cfg: Dict[str, Any] = deepcopy(SAVED_CFG)
+        self.overwrite = overwrite
+        self.predict_pos = predict_pos
         self.top_k = top_k
+        self.label_smoothing = label_smoothing
+        self.neg_prefix = neg_prefix
+        self.scorer = scorer
         register_extensions()
 
     @property
@@ -112,7 +148,7 @@ class LSTMTagger(TrainablePipe):
     def label_data(self) -> Union[tuple, Dict[str, List[str]]]:
         """What `initialize(labels=...)` takes back: the tags, or with
         predict_pos a dict of "tag" and "pos" labels."""
-        if self.cfg["predict_pos"]:
+        if self.predict_pos:
             return {"tag": list(self.labels), "pos": list(self.pos_labels)}
         return self.labels
 
@@ -127,11 +163,11 @@ class LSTMTagger(TrainablePipe):
         return self._add(self.cfg["pos_labels"], label)
 
     def _add(self, labels: List[str], label: str) -> int:
-        if not isinstance(label, str):
-            raise ValueError(f"[{self.name}] labels must be strings, got {label!r}")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"[{self.name}] labels must be non-empty strings, got {label!r}")
         if label in labels:
             return 0
-        if is_ready(self.model):
+        if self.model.is_ready:
             raise ValueError(
                 f"[{self.name}] cannot add label {label!r}: the component is already "
                 "initialized and its output layer has a fixed size"
@@ -141,11 +177,11 @@ class LSTMTagger(TrainablePipe):
         return 1
 
     def _require_ready(self) -> None:
-        if not is_ready(self.model):
+        if not self.model.is_ready:
             raise ValueError(
                 f"[{self.name}] the component is not initialized: call "
-                "nlp.initialize() with training examples (or load a trained pipeline) "
-                "before using it"
+                "nlp.initialize() (with training examples, or after add_label) or "
+                "load a trained pipeline before using it"
             )
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
@@ -162,7 +198,7 @@ class LSTMTagger(TrainablePipe):
             [self.vocab.strings[label] for label in self.labels], dtype="uint64"
         )
         pos_ids = numpy.array([UPOS_IDS[p] for p in self.pos_labels], dtype="uint64")
-        attrs = [TAG, POS] if self.cfg["predict_pos"] else [TAG]
+        attrs = [TAG, POS] if self.predict_pos else [TAG]
         docs = list(docs)
         if not docs:
             return
@@ -170,7 +206,7 @@ class LSTMTagger(TrainablePipe):
         flat = self.model.ops.to_numpy(self.model.ops.xp.concatenate(scores))
         best = flat[:, :n_tags].argmax(axis=1)
         columns = [tag_hashes[best]]
-        if self.cfg["predict_pos"]:
+        if self.predict_pos:
             columns.append(pos_ids[flat[:, n_tags:].argmax(axis=1)])
         values = numpy.stack(columns, axis=1)
         end = 0
@@ -178,9 +214,12 @@ class LSTMTagger(TrainablePipe):
             start, end = end, end + len(doc)
             if start == end:
                 continue
-            set_confidences(doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k)
+            set_confidences(
+                doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k,
+                self.cfg["tag_temperature"],
+            )
             doc_values = values[start:end]
-            if not self.cfg["overwrite"]:
+            if not self.overwrite:
                 existing = doc.to_array(attrs).reshape(doc_values.shape)
                 doc_values = numpy.where(existing != 0, existing, doc_values)
             doc.from_array(attrs, doc_values)
@@ -193,7 +232,10 @@ class LSTMTagger(TrainablePipe):
         sgd: Optional[Callable] = None,
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
-        """Learn from a batch of examples. RETURNS (Dict[str, float]): losses."""
+        """Learn from a batch of examples. RETURNS (Dict[str, float]): losses.
+
+        drop (float): not used: the model's own `dropout` and `word_dropout` apply.
+        """
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -202,7 +244,6 @@ class LSTMTagger(TrainablePipe):
         self._require_ready()
         if not any(len(eg.predicted) for eg in examples):
             return losses
-        set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
         loss, d_scores = self.get_loss(examples, scores)
         backprop(d_scores)
@@ -212,8 +253,10 @@ class LSTMTagger(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]):
-        """Negative log-likelihood of the gold tags (and UPOS labels), averaged
-        over the tokens that have one; tokens without a gold label are ignored.
+        """Cross-entropy of the gold tags (and UPOS labels), with label smoothing,
+        averaged over the tokens that have one; tokens without a gold label (or
+        whose gold label does not align) are ignored. A negative label ("!NN")
+        costs -log(1 - p(NN)).
         RETURNS (Tuple[float, List[Floats2d]]): the loss and its gradient.
         """
         examples = list(examples)
@@ -223,39 +266,65 @@ class LSTMTagger(TrainablePipe):
         flat = xp.concatenate(scores) if scores else self.model.ops.alloc2f(0, 0)
         d_flat = xp.zeros_like(flat)
         heads = [("TAG", self.labels, 0)]
-        if self.cfg["predict_pos"]:
+        if self.predict_pos:
             heads.append(("POS", self.pos_labels, len(self.labels)))
         loss = 0.0
         for attr, labels, offset in heads:
-            rows, columns = self._gold_indices(examples, attr, labels)
-            if not rows:
+            gold = self._gold_indices(examples, attr, labels)
+            rows, columns, negative = (xp.asarray(a) for a in gold)
+            if not len(rows):
                 continue
-            rows = xp.asarray(rows)
-            columns = xp.asarray(columns) + offset
-            loss += float(-flat[rows, columns].sum()) / len(rows)
-            d_flat[rows, columns] = -1.0 / len(rows)
+            n_labels, n_rows = len(labels), len(rows)
+            log_probs = flat[:, offset : offset + n_labels]
+            d_log_probs = d_flat[:, offset : offset + n_labels]  # a view: written through
+            positive = ~negative
+            if positive.any():
+                smoothing = self.label_smoothing if n_labels > 1 else 0.0
+                other = smoothing / max(1, n_labels - 1)
+                target = xp.full((int(positive.sum()), n_labels), other, dtype="f")
+                target[xp.arange(len(target)), columns[positive]] = 1.0 - smoothing
+                loss += float(-(target * log_probs[rows[positive]]).sum()) / n_rows
+                d_log_probs[rows[positive]] = -target / n_rows
+            if negative.any():
+                rows, columns = rows[negative], columns[negative]
+                p = xp.exp(log_probs[rows, columns]).clip(0.0, 1.0 - 1e-6)
+                loss += float(-xp.log1p(-p).sum()) / n_rows
+                d_log_probs[rows, columns] = p / (1.0 - p) / n_rows
         return loss, self.model.ops.unflatten(d_flat, lengths)
 
     def _gold_indices(self, examples: List[Example], attr: str, labels: Sequence[str]):
-        """Flat token rows and label columns of the gold annotation of `attr`."""
+        """Flat token rows, label columns and whether the label is negated, of
+        the gold annotation of `attr`."""
         label_index = {label: i for i, label in enumerate(labels)}
         rows: List[int] = []
         columns: List[int] = []
+        negative: List[bool] = []
         start = 0
         for eg in examples:
             for i, gold in enumerate(self._aligned(eg, attr)):
                 if not gold:  # missing or misaligned: no loss
                     continue
-                if gold not in label_index:
+                label, negated = self._split_negation(gold)
+                if label not in label_index:
                     raise ValueError(
                         f"[{self.name}] gold {attr.lower()} label {gold!r} (token "
                         f"{i} of {eg.reference.text[:60]!r}) is not among the "
                         f"{len(labels)} labels seen at initialize"
                     )
                 rows.append(start + i)
-                columns.append(label_index[gold])
+                columns.append(label_index[label])
+                negative.append(negated)
             start += len(eg.predicted)
-        return rows, columns
+        return (
+            numpy.array(rows, dtype="int64"),
+            numpy.array(columns, dtype="int64"),
+            numpy.array(negative, dtype="bool"),
+        )
+
+    def _split_negation(self, gold: str) -> Tuple[str, bool]:
+        if self.neg_prefix and gold.startswith(self.neg_prefix):
+            return gold[len(self.neg_prefix) :], True
+        return gold, False
 
     def _aligned(self, eg: Example, attr: str) -> List[str]:
         """The gold `attr` of each predicted token ("" if missing or misaligned)."""
@@ -271,67 +340,70 @@ class LSTMTagger(TrainablePipe):
         nlp: Optional[Language] = None,
         labels: Optional[Union[Sequence[str], Dict[str, Sequence[str]]]] = None,
     ) -> None:
-        """Collect the labels and build the model's index tables from the
-        training examples.
+        """Build a new model: labels, index tables and network. The labels are
+        those given, or else those added with add_label and those seen in the
+        examples, which may have no annotation at all. Calling it again builds
+        a fresh model, with the labels of the new examples.
 
-        labels: tags to use instead of those seen in the examples; with
-            predict_pos, a dict with "tag" and "pos" lists (as `label_data`).
+        labels: tags to use instead; with predict_pos, a dict with "tag" and
+            "pos" lists (as `label_data`).
         """
         validate_get_examples(get_examples, "LSTMTagger.initialize")
-        docs = [eg.predicted for eg in get_examples()]
-        if not docs or not any(len(doc) for doc in docs):
-            raise ValueError(
-                f"[{self.name}] cannot initialize from an empty training set: "
-                "it needs examples with tokens"
-            )
-        for eg in get_examples():
+        examples = list(get_examples())
+        for eg in examples:
             self._aligned(eg, "TAG")  # refuse an unalignable example now, not mid-training
         if isinstance(labels, dict):
             tags, pos_labels = labels.get("tag"), labels.get("pos")
         else:
             tags, pos_labels = labels, None
-        self.cfg["labels"] = []
-        self.cfg["pos_labels"] = []
-        for tag in tags if tags is not None else self._seen(get_examples, "tag_"):
-            self.add_label(tag)
-        if self.cfg["predict_pos"]:
-            seen_pos = pos_labels if pos_labels is not None else self._seen(get_examples, "pos_")
-            for label in seen_pos:
-                self.add_pos_label(label)
-        if not self.labels:
-            raise ValueError(
-                f"[{self.name}] no gold tags in the training examples: "
-                "token.tag_ is empty everywhere"
+        if tags is None:
+            tags = self._new_labels(self.labels, examples, "tag_")
+        if not self.predict_pos:
+            pos_labels = []
+        elif pos_labels is None:
+            pos_labels = self._new_labels(self.pos_labels, examples, "pos_")
+        if not tags:
+            raise self._error(
+                None, "no labels: no example has a gold token.tag_ and none were added with add_label"
             )
-        if self.cfg["predict_pos"] and not self.pos_labels:
-            raise ValueError(
-                f"[{self.name}] predict_pos is set, but no training example has "
-                "a gold token.pos_"
+        if self.predict_pos and not pos_labels:
+            raise self._error(
+                None,
+                "predict_pos is set, but no example has a gold token.pos_ and no UPOS "
+                "label was added",
             )
-        self.model.set_dim("nO", len(self.labels), force=True)
-        self.model.set_dim("nP", len(self.pos_labels), force=True)
-        self.model.initialize(X=docs)
-        # One forward pass now, so that a shape problem shows at initialize.
-        self.model.predict(list(islice(docs, 2)))
+        cfg = self._checked_cfg(None, {"labels": list(tags), "pos_labels": list(pos_labels)})
+        model = self.model.blank_copy()
+        try:
+            model.build([eg.predicted for eg in examples], len(tags), len(pos_labels))
+        except ValueError as err:
+            raise self._error(None, err) from None
+        self._swap_in(*self._staged(None, cfg, model))
 
-    @staticmethod
-    def _seen(get_examples: Callable, attr: str) -> List[str]:
-        return sorted(
-            {getattr(t, attr) for eg in get_examples() for t in eg.reference}
-            - {""}
-        )
+    def _new_labels(self, labels: Sequence[str], examples: List[Example], attr: str) -> List[str]:
+        """The labels of `attr` for a new model: before the first initialize, the
+        labels added, then those seen in the examples' references (a negative
+        "!NN" counts for NN); after it, those seen, or if none, the old ones."""
+        seen = {
+            self._split_negation(value)[0]
+            for eg in examples
+            for value in (getattr(token, attr) for token in eg.reference)
+            if value
+        }
+        if self.model.is_ready:
+            return sorted(seen) or list(labels)
+        return list(labels) + sorted(seen - set(labels))
 
-    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, float]:
-        """`tag_acc`, and `pos_acc` when predicting UPOS, by spaCy's scorer."""
+    def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+        """`tag_acc`, and `pos_acc` when predicting UPOS, by the `scorer`."""
         examples = list(examples)
         validate_examples(examples, "LSTMTagger.score")
-        scores = Scorer.score_token_attr(examples, "tag", **kwargs)
-        if self.cfg["predict_pos"]:
-            scores.update(Scorer.score_token_attr(examples, "pos", **kwargs))
-        return scores
+        return self.scorer(examples, attrs=("tag", "pos") if self.predict_pos else ("tag",), **kwargs)
 
-    # Loading reads and checks everything first and changes the component only
-    # on success: a damaged file leaves it as it was, never half-loaded.
+    # Loading and initialize share one path: the new cfg and model are staged
+    # beside the component and checked against each other and the config (see
+    # _staged); only then are they swapped in. A damaged file leaves the
+    # component as it was, never half-loaded.
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "LSTMTagger":
         """Load the component from a bytestring (as written by `to_bytes`).
@@ -341,26 +413,21 @@ class LSTMTagger(TrainablePipe):
         """
         self._validate_serialization_attrs()
         where = f"the serialized component {self.name!r}"
-        try:
-            msg = srsly.msgpack_loads(bytes_data)
-        except Exception as err:  # msgpack has several error types for bad input
-            raise self._load_error(where, err) from None
+        msg = self._parse(where, srsly.msgpack_loads, bytes_data)
         if not isinstance(msg, dict):
-            raise self._load_error(where, "not a serialized component")
+            raise self._error(where, "not a serialized component")
         for key in ("cfg", "model"):
             if key not in exclude and key not in msg:
-                raise self._load_error(where, f"its {key!r} entry is missing")
+                raise self._error(where, f"its {key!r} entry is missing")
         cfg = None
         if "cfg" not in exclude:
-            try:
-                cfg = srsly.json_loads(msg["cfg"])
-            except Exception as err:
-                raise self._load_error(f"{where} (cfg)", err) from None
-        model_data = None if "model" in exclude else msg["model"]
-        model = self._load_model(f"{where} (model)", cfg, model_data)
+            cfg_where = f"{where} (cfg)"
+            cfg = self._checked_cfg(cfg_where, self._parse(cfg_where, srsly.json_loads, msg["cfg"]))
+        model = None if "model" in exclude else self._load_model(f"{where} (model)", msg["model"])
+        staged = self._staged(f"{where} (model)", cfg, model)
         if "vocab" not in exclude and "vocab" in msg:
             self.vocab.from_bytes(msg["vocab"], exclude=exclude)
-        self._swap_in(cfg, model)
+        self._swap_in(*staged)
         return self
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "LSTMTagger":
@@ -371,71 +438,99 @@ class LSTMTagger(TrainablePipe):
         RETURNS (LSTMTagger): the component, loaded.
         """
         self._validate_serialization_attrs()
-        path = Path(path)
-        cfg = None if "cfg" in exclude else self._read(path / "cfg", srsly.read_json)
-        model_data = None if "model" in exclude else self._read(path / "model", Path.read_bytes)
-        model = self._load_model(path / "model", cfg, model_data)
+        cfg_file, model_file = Path(path) / "cfg", Path(path) / "model"
+        cfg = None
+        if "cfg" not in exclude:
+            cfg = self._checked_cfg(cfg_file, self._parse(cfg_file, srsly.read_json, cfg_file))
+        model = None
+        if "model" not in exclude:
+            model = self._load_model(model_file, self._parse(model_file, Path.read_bytes, model_file))
+        staged = self._staged(model_file, cfg, model)
         if "vocab" not in exclude:
-            self.vocab.from_disk(path / "vocab", exclude=exclude)
-        self._swap_in(cfg, model)
+            self.vocab.from_disk(Path(path) / "vocab", exclude=exclude)
+        self._swap_in(*staged)
         return self
 
-    def _read(self, path: Path, read: Callable[[Path], Any]) -> Any:
-        if not path.exists():
-            raise self._load_error(path, "the file is missing", FileNotFoundError)
+    def _parse(self, where: Any, read: Callable[[Any], Any], data: Any) -> Any:
+        """read(data), or an error that names `where` (and FileNotFoundError for
+        a missing file)."""
+        if isinstance(data, Path) and not data.exists():
+            raise self._error(where, "the file is missing", FileNotFoundError)
         try:
-            return read(path)
-        except Exception as err:
-            raise self._load_error(path, err) from None
+            return read(data)
+        except Exception as err:  # the parsers (json, msgpack, OS) raise many types
+            raise self._error(where, f"the data is damaged ({type(err).__name__}: {err})") from None
 
-    def _load_model(self, where: Any, cfg: Optional[Dict[str, Any]], data: Optional[bytes]) -> Model:
-        """Check `cfg`, load `data` into a fresh copy of the model, and check that
-        the two fit each other and the config.
-        RETURNS (Model): the new model, or the current one if `data` is None."""
-        if cfg is not None and not isinstance(cfg, dict):
-            raise self._load_error(where, "the cfg is not a JSON object")
-        merged = self.cfg if cfg is None else {**self.cfg, **cfg}
-        for key in ("labels", "pos_labels"):
-            value = merged.get(key)
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise self._load_error(where, f"cfg {key!r} is not a list of strings")
-        bad_pos = [label for label in merged["pos_labels"] if label not in UPOS_IDS]
-        if bad_pos:
-            raise self._load_error(where, f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
-        if data is None:
-            model = self.model
-        else:
-            try:
-                srsly.msgpack_loads(data)
-            except Exception as err:  # msgpack has several error types for bad input
-                raise self._load_error(where, f"the file is damaged or truncated ({err})") from None
-            model = fresh_copy(self.model)
-            try:
-                model.from_bytes(data)
-                check_loaded(model, self.model)
-            except Exception as err:
-                raise self._load_error(where, err) from None
-        if is_ready(model):
-            n_tags, n_pos = model.get_dim("nO"), model.get_dim("nP")
-            if (n_tags, n_pos) != (len(merged["labels"]), len(merged["pos_labels"])):
-                raise self._load_error(
+    def _load_model(self, where: Any, data: bytes) -> TaggerModel:
+        try:
+            return self.model.blank_copy().from_bytes(data)
+        except ModelFileError as err:
+            raise self._error(where, err) from None
+
+    def _staged(
+        self, where: Any, cfg: Optional[Dict[str, Any]], model: Optional[TaggerModel]
+    ) -> Tuple[Dict[str, Any], TaggerModel]:
+        """The (checked) cfg and model to swap in, the current ones where None,
+        checked against each other and the component's settings."""
+        cfg = self.cfg if cfg is None else cfg
+        model = self.model if model is None else model
+        if model.is_ready:
+            shape = model.shape
+            n_tags, n_pos = len(cfg["labels"]), len(cfg["pos_labels"])
+            if (shape.n_tags, shape.n_pos) != (n_tags, n_pos):
+                raise self._error(
                     where,
-                    f"the weights have {n_tags} tag and {n_pos} UPOS outputs, but cfg "
-                    f"has {len(merged['labels'])} tags and {len(merged['pos_labels'])} "
-                    "UPOS labels",
+                    f"the weights have {shape.n_tags} tag and {shape.n_pos} UPOS outputs, "
+                    f"but cfg has {n_tags} tags and {n_pos} UPOS labels",
                 )
-        return model
+            if self.predict_pos and not shape.n_pos:
+                raise self._error(
+                    where, "predict_pos is set, but the model has no UPOS output layer"
+                )
+        return cfg, model
 
-    def _swap_in(self, cfg: Optional[Dict[str, Any]], model: Model) -> None:
-        if cfg is not None:
-            self.cfg.update(cfg)
+    def _checked_cfg(self, where: Any, cfg: Any) -> Dict[str, Any]:
+        """The component's saved cfg, refused unless every entry is valid. The
+        one place where a saved cfg entry is checked."""
+        if not isinstance(cfg, dict):
+            raise self._error(where, "the cfg is not a JSON object")
+        unknown = sorted(set(cfg) - set(SAVED_CFG))
+        if unknown:
+            raise self._error(where, f"the cfg has unknown entries {unknown}")
+        for key in ("labels", "pos_labels"):
+            labels = cfg.get(key, [])
+            if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
+                raise self._error(
+                    where, f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}"
+                )
+            repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
+            if repeated:
+                raise self._error(where, f"cfg {key!r} has repeated labels {repeated}")
+        bad_pos = [label for label in cfg.get("pos_labels", []) if label not in UPOS_IDS]
+        if bad_pos:
+            raise self._error(where, f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
+        temperature = cfg.get("tag_temperature", SAVED_CFG["tag_temperature"])
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or temperature <= 0
+        ):
+            raise self._error(
+                where, f"cfg 'tag_temperature' must be a finite number > 0, got {temperature!r}"
+            )
+        # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
+        return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
+
+    def _swap_in(self, cfg: Dict[str, Any], model: TaggerModel) -> None:
+        self.cfg = cfg
         self.model = model
         for label in self.labels:
             self.vocab.strings.add(label)
 
-    def _load_error(self, where: Any, problem: Any, kind: type = ValueError) -> Exception:
-        """An error that names the component, the file and the problem."""
-        # Our own checks raise plain ValueErrors; anything else comes from a parser.
-        if isinstance(problem, Exception) and type(problem) is not ValueError:
-            problem = f"the data is damaged ({type(problem).__name__}: {problem})"
+    def _error(self, where: Any, problem: Any, kind: type = ModelFileError) -> Exception:
+        """An error that names the component, the file and the problem; with
+        `where` None, a ValueError of initialize."""
+        if where is None:
+            return ValueError(f"[{self.name}] cannot initialize: {problem}")
         return kind(f"[{self.name}] cannot load {where}: {problem}")

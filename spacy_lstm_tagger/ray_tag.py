@@ -1,15 +1,17 @@
 """Tag corpora bigger than one machine on Ray Data: `tag MODEL INPUT OUTPUT --engine ray`.
 
-Ray tasks read the input shards with `tag`'s own reader (line numbers and bad
-lines as there); a pool of actors, each holding the pipeline loaded once from its
-path or installed package (never sent through the object store), tags them; the
-results come back to this process in input order, which writes one output shard
-per input shard with `tag`'s own writers, so that each is the file `tag` writes
+Ray tasks read the input shards with `tag`'s own reader (`read_documents`:
+line numbers, and bad lines as Problems); a pool of actors, each holding the
+pipeline loaded once from its path or installed package (never sent through the
+object store), tags them with `tag`'s writers; the records come back to this
+process in input order, which passes them through `tag`'s BadLinePolicy and
+writes one AtomicOutput per input shard, so that each is the file `tag` writes
 for that shard. Ray restarts a worker that dies and redoes its blocks, and this
 process receives every block once: each line is written once.
 """
 import glob
 import io
+import itertools
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Callable, Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy
 import spacy
@@ -36,17 +38,18 @@ except ImportError:
 from .confidence import TAG_PROB
 from .tag import (
     INPUT_FORMATS,
-    ON_ERROR,
-    OUTPUT_FORMATS,
+    WRITERS,
+    AtomicOutput,
     BadLineError,
+    BadLinePolicy,
     Problem,
+    TagIOError,
     TagStats,
     _warn,
+    check_options,
+    check_paths,
     format_of,
-    open_text,
-    read_texts,
-    write_conllu,
-    write_jsonl,
+    read_documents,
 )
 
 PathLike = Union[str, Path]
@@ -54,7 +57,6 @@ MANIFEST = "manifest.json"
 # Input per block, the unit of work that Ray schedules and redoes after a worker
 # dies: small enough to spread a shard over workers, large enough to be cheap.
 BLOCK_BYTES = 1 << 20
-PARTIAL = ".partial"  # an output shard being written; renamed when complete
 
 
 def tag_dataset(
@@ -84,7 +86,8 @@ class TagBatch:
     """A Ray Data actor that loads the pipeline once and tags batches of rows.
 
     With an output format it writes each row's record in that format (as `tag`
-    does) into a "record" column, passing over rows with a "problem", and counts
+    does) into a "record" column, passing over rows with a "problem" (a bad
+    line, or the shard's read error), and counts
     the "words"; without one it adds the token columns of `tag_dataset`.
     """
 
@@ -92,7 +95,7 @@ class TagBatch:
         torch.set_num_threads(1)  # one actor a CPU: more threads would fight over it
         self.nlp = spacy.load(model)
         self.text_column = text_column
-        self.write = {"jsonl": write_jsonl, "conllu": write_conllu, None: None}[output_format]
+        self.write = WRITERS[output_format] if output_format else None
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
         if self.text_column not in batch:
@@ -186,10 +189,8 @@ class Manifest:
     def write(self, folder: Path) -> None:
         for total in ("lines", "words", "failed_lines"):
             setattr(self, total, sum(getattr(shard, total) for shard in self.shards))
-        text = json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
-        partial = folder / (MANIFEST + PARTIAL)
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, folder / MANIFEST)
+        with AtomicOutput(folder / MANIFEST, "json") as output:
+            output.file.write(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
 
 
 def input_shards(input_path: PathLike) -> List[Path]:
@@ -223,11 +224,18 @@ def output_names(shards: List[Path], output_format: str) -> List[str]:
 
 def read_shard(row: Dict) -> Iterator[Dict]:
     """The documents of one shard, as rows: shard index, line number and text,
-    or the problem that the line has instead."""
-    with open_text(row["path"], "r") as lines:
-        for line, text in read_texts(lines, row["input_format"]):
-            problem = text.problem if isinstance(text, Problem) else ""
-            yield {"shard": row["shard"], "line": line, "text": "" if problem else text, "problem": problem}
+    or the Problem that the line has instead; a shard that cannot be read on
+    ends with a row holding its TagIOError in "read_error"."""
+    problem_row = {"shard": row["shard"], "text": "", "read_error": False}
+    line_number = 0
+    try:
+        for line_number, text in read_documents(row["path"], row["input_format"], row["max_length"]):
+            if isinstance(text, Problem):
+                yield {**problem_row, "line": line_number, "problem": text.problem}
+            else:
+                yield {"shard": row["shard"], "line": line_number, "text": text, "problem": "", "read_error": False}
+    except TagIOError as err:
+        yield {**problem_row, "line": line_number + 1, "problem": str(err), "read_error": True}
 
 
 def tag_shards(
@@ -263,29 +271,33 @@ def tag_shards(
     RETURNS (Manifest): what was written, as in manifest.json.
     RAISES (BadLineError): with on_error="stop", at the first bad line (in input
         order), after writing every document before it and the manifest.
+    RAISES (TagIOError): when a shard cannot be read on (a damaged .gz) or an
+        output cannot be written; the shards before it are in place, what was
+        tagged of it is in its NAME.partial, and no manifest is written.
     """
-    checks = [(output_format, OUTPUT_FORMATS), (on_error, ON_ERROR)]
-    if input_format is not None:
-        checks.append((input_format, INPUT_FORMATS))
-    for value, choices in checks:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-    warn = warn or _warn
+    # Without input_format, each shard's is the one its suffix names, always valid.
+    check_options(batch_size, 1, input_format or INPUT_FORMATS[0], output_format, on_error)
     shards = input_shards(input_path)
     output_dir = Path(output_dir)
-    names = output_names(shards, output_format)
-    targets = [output_dir / name for name in names]
+    targets = [output_dir / name for name in output_names(shards, output_format)]
+    make_output_folder(output_dir)
     for shard, target in zip(shards, targets):
-        if target.resolve() == shard.resolve():
-            raise ValueError(f"the output {target} is an input shard")
+        check_paths(shard, target)
     try:  # a pipeline that does not load fails here, not in every actor
-        meta = spacy.load(model).meta
+        nlp = spacy.load(model)
     except OSError as err:  # spaCy's "can't find model"
         raise FileNotFoundError(f"cannot load the pipeline {str(model)!r}: {err}") from None
+    meta = nlp.meta
     rows = [
-        {"shard": i, "path": str(shard.resolve()), "input_format": input_format or format_of(shard, INPUT_FORMATS, "text")}
+        {
+            "shard": i,
+            "path": str(shard.resolve()),
+            "input_format": input_format or format_of(shard, INPUT_FORMATS, "text"),
+            "max_length": nlp.max_length,
+        }
         for i, shard in enumerate(shards)
     ]
+    del nlp  # the actors load their own
     with ray_cluster(address, workers):
         workers = workers or int(ray.cluster_resources().get("CPU", 1))
         manifest = Manifest(
@@ -300,9 +312,8 @@ def tag_shards(
         documents.context.execution_options.preserve_order = True  # each shard written as `tag` would
         documents.context.enable_progress_bars = False  # ours is below
         tagged = _map_tagger(documents, model, "text", output_format, workers, batch_size)
-        output_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        write_shards(tagged, targets, manifest, on_error, progress, warn)
+        write_shards(tagged, targets, output_format, manifest, on_error, progress, warn or _warn)
     manifest.seconds = round(time.perf_counter() - start, 3)
     manifest.write(output_dir)
     if manifest.stopped:
@@ -326,63 +337,94 @@ def ray_cluster(address: Optional[str], workers: Optional[int]) -> Iterator[None
         ray.shutdown()
 
 
-def write_shards(tagged, targets: List[Path], manifest: Manifest, on_error: str, progress: bool, warn) -> None:
+def make_output_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise TagIOError(f"{folder}: is not a folder; with --engine ray, OUTPUT is one")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TagIOError(f"{folder}: cannot be made ({err.strerror or err})") from None
+
+
+TaggedRow = Tuple[int, int, str, bool, str, int]  # shard, line, problem, read_error, record, words
+
+
+def write_shards(
+    tagged: "ray.data.Dataset",
+    targets: List[Path],
+    output_format: str,
+    manifest: Manifest,
+    on_error: str,
+    progress: bool,
+    warn: Callable[[str], None],
+) -> None:
     """Write the records of the tagged rows, which come in input order, to
-    their shards, and count them (and the bad lines) in the manifest."""
-    writer = ShardWriter(targets)
+    their shards, and count them (and the bad lines) in the manifest. With
+    on_error="stop", the shards after the bad line's are not written."""
+    rows: Iterator[TaggedRow] = (
+        row
+        for batch in tagged.iter_batches(batch_size=None, batch_format="numpy")
+        for row in zip(batch["shard"], batch["line"], batch["problem"], batch["read_error"], batch["record"], batch["words"])
+    )
     with tqdm(unit=" words", unit_scale=True, file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
-        for batch in tagged.iter_batches(batch_size=None, batch_format="numpy"):
-            for shard, line, problem, record, words in zip(
-                batch["shard"], batch["line"], batch["problem"], batch["record"], batch["words"]
-            ):
-                stats = manifest.shards[shard]
-                if not problem:
-                    writer.write(shard, record)
-                    stats.lines += 1
-                    stats.words += int(words)
-                    bar.update(int(words))
-                    continue
-                message = f"{stats.input}: line {line}: {problem}"
-                if on_error == "stop":
-                    manifest.stopped = message
-                    writer.complete(shard + 1)  # the documents before the bad line
-                    return
-                stats.failed_lines += 1
-                warn(f"{message} (skipped)")
-    writer.complete(len(targets))
+        for shard, shard_rows in rows_by_shard(rows, len(targets)):
+            stats = manifest.shards[shard]
+            manifest.stopped = write_shard(shard_rows, targets[shard], output_format, stats, on_error, bar, warn)
+            if manifest.stopped:
+                return
 
 
-class ShardWriter:
-    """Writes the output shards in order, each to a partial file renamed into
-    place when complete, so that no truncated shard is ever where a complete
-    one is expected (a failed run leaves the partial file)."""
+def rows_by_shard(rows: Iterator[TaggedRow], shards: int) -> Iterator[Tuple[int, Iterable[TaggedRow]]]:
+    """Each shard's index and rows, in order (the rows come grouped by shard;
+    a shard without any, no documents, gets none). Take each shard's rows
+    before asking for the next shard: that moves on past them."""
+    groups = itertools.groupby(rows, key=lambda row: int(row[0]))
+    group = next(groups, None)
+    for shard in range(shards):
+        if group is not None and group[0] == shard:
+            yield shard, group[1]
+            group = next(groups, None)
+        else:
+            yield shard, ()
 
-    def __init__(self, targets: List[Path]):
-        self.targets = targets
-        self.completed = 0  # shards before this one are in place
-        self.file: Optional[IO[str]] = None  # the partial file of shard `completed`
 
-    def write(self, shard: int, record: str) -> None:
-        if shard != self.completed or self.file is None:
-            self.complete(shard)
-            self.file = self._partial(shard).open("w", encoding="utf-8")
-        self.file.write(record)
+def write_shard(
+    rows: Iterable[TaggedRow],
+    target: Path,
+    output_format: str,
+    stats: ShardStats,
+    on_error: str,
+    bar: tqdm,
+    warn: Callable[[str], None],
+) -> Optional[str]:
+    """Write one shard's records as `tag` writes a file: through its BadLinePolicy
+    (bad lines reported with the shard's name and line number, and skipped and
+    counted, or stopping) into its AtomicOutput.
+    RETURNS (str): with on_error="stop", the bad line that stopped it, else None.
+    RAISES (TagIOError): if the shard could not be read on, or the output written;
+        what was written is kept in NAME.partial."""
+    policy = BadLinePolicy(on_error, lambda message: warn(f"{stats.input}: {message}"))
+    with AtomicOutput(target, output_format) as output:
+        for (record, words), _ in policy.texts(tagged_documents(rows)):
+            output.file.write(record)
+            stats.lines += 1
+            stats.words += words
+            bar.update(words)
+        if policy.read_error:
+            output.keep_partial()
+    stats.failed_lines = policy.skipped
+    if policy.read_error:
+        raise TagIOError(f"{policy.read_error}{output.kept}")
+    return f"{stats.input}: {policy.stopped_by}" if policy.stopped_by else None
 
-    def complete(self, until: int) -> None:
-        """Put every shard before `until` in place: the one being written and
-        the empty ones (no documents) after it."""
-        for shard in range(self.completed, until):
-            partial = self._partial(shard)
-            if shard == self.completed and self.file is not None:
-                self.file.close()
-                self.file = None
-            else:
-                partial.write_text("", encoding="utf-8")
-            os.replace(partial, self.targets[shard])
-        self.completed = max(self.completed, until)
 
-    def _partial(self, shard: int) -> Path:
-        return self.targets[shard].with_name(self.targets[shard].name + PARTIAL)
+def tagged_documents(rows: Iterable[TaggedRow]) -> Iterator[Tuple[int, Union[Tuple[str, int], Problem]]]:
+    """(line number, (record, words) or Problem) for each of a shard's rows, as
+    BadLinePolicy takes them; the shard's read error is raised where it came."""
+    for _, line, problem, read_error, record, words in rows:
+        if read_error:
+            raise TagIOError(problem)
+        yield int(line), Problem(problem) if problem else (record, int(words))
 
 
 def run_ray_tag_command(args) -> None:
@@ -391,9 +433,10 @@ def run_ray_tag_command(args) -> None:
         raise ValueError("with --engine ray, OUTPUT is a folder, not -")
     if args.n_process != 1:
         raise ValueError("with --engine ray, --workers sets the number of workers, not --n-process")
-    for option, value in (("--workers", args.workers), ("--batch-size", args.batch_size)):
-        if value is not None and value < 1:
-            raise ValueError(f"{option} must be at least 1, not {value}")
+    if args.resume:
+        raise ValueError("--resume works with --engine local only")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, not {args.workers}")
     for logger in ("ray", "ray.data"):  # no INFO lines around our progress bar
         logging.getLogger(logger).setLevel(logging.WARNING)
     manifest = tag_shards(
@@ -409,5 +452,5 @@ def run_ray_tag_command(args) -> None:
         progress=not args.quiet,
     )
     if not args.quiet:
-        stats = TagStats(manifest.lines, manifest.words, manifest.failed_lines, manifest.seconds)
+        stats = TagStats(docs=manifest.lines, words=manifest.words, skipped=manifest.failed_lines, seconds=manifest.seconds)
         print(f"{stats.summary()}; {len(manifest.shards)} shards and {MANIFEST} in {args.output}", file=sys.stderr)

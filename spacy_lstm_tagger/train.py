@@ -16,10 +16,12 @@ from spacy.training import Example
 from spacy.util import registry
 from thinc.api import fix_random_seed
 
+from .calibration import fit_pipeline_temperatures
 from .corpus import gold_examples, read_docs, write_docbin
+from .curves import TrainingCurves
 
 PathLike = Union[str, Path]
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data
 STATE_KEY = "lstm_tagger_training"  # in meta.json of the saved pipelines
 
 
@@ -119,6 +121,7 @@ def train(
     if not resume:
         nlp.initialize(lambda: train_examples, sgd=optimizer)
 
+    curves = TrainingCurves(output_dir, start_epoch)
     log(f"{'epoch':>5} {'loss':>10} {'dev acc':>8} {'words/s':>8}")
     for epoch in range(start_epoch + 1, max_epochs + 1):
         # A generator of its own per epoch: the same seed gives the same order,
@@ -134,12 +137,18 @@ def train(
         speed = n_words / (time.perf_counter() - start)
         # Evaluated and saved with the averaged weights when the optimizer keeps them.
         with nlp.use_params(optimizer.averages or {}):
+            # tag_prob calibrated on dev: saved with the pipeline, and logged.
+            calibration = fit_pipeline_temperatures(nlp, dev_examples)
             scores = nlp.evaluate(dev_examples)
             train_seconds = time.perf_counter() - run_start
             score = _weighted_score(scores, training.get("score_weights") or {"tag_acc": 1.0})
             loss = sum(losses.values())
             extra = f" pos {scores['pos_acc']:.4f}" if scores.get("pos_acc") is not None else ""
+            extra += "".join(f" temperature {c['temperature']:.3f}" for c in calibration.values())
             log(f"{epoch:>5} {loss:>10.4f} {scores['tag_acc']:>8.4f} {speed:>8.0f}{extra}")
+            curves.add(epoch=epoch, loss=loss, tag_acc=scores["tag_acc"],
+                       pos_acc=scores.get("pos_acc"), seconds=round(train_seconds, 1),
+                       calibration=calibration)
             if score > best_score:
                 best_score = score
                 nlp.meta[STATE_KEY] = _state(epoch, best_score, train_seconds)
@@ -150,6 +159,7 @@ def train(
         if max_minutes is not None and train_seconds >= 60 * max_minutes:
             log(f"stopping: {train_seconds / 60:.1f} minutes reached the {max_minutes} limit")
             break
+    curves.plot(log)
     log(f"best dev score {best_score:.4f}; saved {best_dir} and {last_dir}")
     return best_dir
 
@@ -172,7 +182,7 @@ def show_tags(nlp: Language, words: List[str], log=print) -> None:
 def default_path(path: Path, what: str) -> Path:
     if not path.exists():
         sys.exit(
-            f"{what} not found at {path} (it ships with a source checkout); "
-            "pass the path explicitly"
+            f"{what} not found at {path} (it ships with the package: is the "
+            "installation complete?); pass the path explicitly"
         )
     return path

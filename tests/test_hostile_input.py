@@ -15,6 +15,9 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
+from spacy_lstm_tagger import featurize
+from spacy_lstm_tagger.featurize import token_ids
+from spacy_lstm_tagger.model import TOKENS_PER_PASS
 
 HERE = Path(__file__).resolve().parent
 TRAIN_DATA = [
@@ -68,6 +71,23 @@ def test_hostile_texts_get_a_tag_per_token_in_bounded_memory():
         f"peak resident memory {report['peak_mb']:.0f} MB "
         f"({report['loaded_mb']:.0f} MB before tagging)"
     )
+
+
+def test_a_huge_doc_is_read_once_however_many_passes_it_takes(nlp, monkeypatch):
+    # Reading the whole Doc again for each pass of TOKENS_PER_PASS tokens made
+    # time per token grow with the Doc's length.
+    reads = []
+
+    def counting_token_ids(doc):
+        reads.append(len(doc))
+        return token_ids(doc)
+
+    monkeypatch.setattr(featurize, "token_ids", counting_token_ids)
+    doc = Doc(nlp.vocab, words=[f"w{i % 997}" for i in range(5 * TOKENS_PER_PASS + 7)])
+    short = Doc(nlp.vocab, words=TRAIN_DATA[0][0])
+    tagged = list(nlp.pipe([doc, short]))
+    assert reads == [len(doc), len(short)]
+    assert all(token.tag_ for doc in tagged for token in doc)
 
 
 # Any character but lone surrogates, which are not text (spaCy cannot store them).

@@ -4,16 +4,21 @@ the component and the file, nothing half-loaded, and no code run from the file.
 import io
 import pickle
 import shutil
+from dataclasses import replace
 
+import numpy
 import pytest
 import spacy
 import srsly
 import torch
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
+import spacy_lstm_tagger.model
+from spacy_lstm_tagger import LSTMTagger, ModelFileError, build_lstm_tagger
+from spacy_lstm_tagger.network import BiLSTMTagger
 
 TRAIN_DATA = [
     ("The dog ate the apple".split(), "DET NN V DET NN".split()),
@@ -53,23 +58,32 @@ def copy(saved, tmp_path):
     return path
 
 
+@pytest.fixture
+def no_network_built(monkeypatch):
+    """Fails the test if a network is built."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    monkeypatch.setattr(spacy_lstm_tagger.model, "BiLSTMTagger", never)
+
+
 def read_model(pipeline):
-    """The model file's thinc message, with the shim's message and our weights
-    blob decoded: (msg, shim_msg, weights)."""
-    msg = srsly.msgpack_loads((pipeline / "lstm_tagger" / "model").read_bytes())
-    shim_msg = srsly.msgpack_loads(msg["shims"][0][0])
-    return msg, shim_msg, srsly.msgpack_loads(shim_msg["state"])
+    """The model file, decoded: format, shape, tables (bytes) and tensors."""
+    return srsly.msgpack_loads((pipeline / "lstm_tagger" / "model").read_bytes())
 
 
-def write_model(pipeline, msg, shim_msg=None, weights=None):
-    if weights is not None:
-        shim_msg["state"] = srsly.msgpack_dumps(weights)
-    if shim_msg is not None:
-        msg["shims"][0][0] = srsly.msgpack_dumps(shim_msg)
+def write_model(pipeline, msg):
     (pipeline / "lstm_tagger" / "model").write_bytes(srsly.msgpack_dumps(msg))
 
 
-def assert_refused(pipeline, *phrases, error=ValueError, file="model"):
+def edit_cfg(pipeline, **entries):
+    cfg = srsly.read_json(pipeline / "lstm_tagger" / "cfg")
+    cfg.update(entries)
+    srsly.write_json(pipeline / "lstm_tagger" / "cfg", cfg)
+
+
+def assert_refused(pipeline, *phrases, error=ModelFileError, file="model"):
     with pytest.raises(error) as info:
         spacy.load(pipeline)
     message = str(info.value)
@@ -118,25 +132,23 @@ def test_model_file_with_other_labels(copy, tmp_path):
     shutil.copy(tmp_path / "other" / "lstm_tagger" / "model", copy / "lstm_tagger" / "model")
     # The other file's tables are larger too; either way it must not load.
     assert_refused(copy)
-    cfg = srsly.read_json(copy / "lstm_tagger" / "cfg")
-    cfg["labels"].append("JJ")
-    srsly.write_json(copy / "lstm_tagger" / "cfg", cfg)
+    edit_cfg(copy, labels=["DET", "JJ", "NN", "V"])
     shutil.copy(tmp_path / "other" / "lstm_tagger" / "model", copy / "lstm_tagger" / "model")
     assert_refused(copy, "4 tags", "weights have 5 tag")
 
 
 def test_missing_index_tables(copy):
-    msg, _, _ = read_model(copy)
-    del msg["attrs"][0]["tables"]
+    msg = read_model(copy)
+    del msg["tables"]
     write_model(copy, msg)
     assert_refused(copy, "index tables are missing")
 
 
 def test_index_tables_that_do_not_fit_the_weights(copy):
-    msg, _, _ = read_model(copy)
-    tables = srsly.msgpack_loads(msg["attrs"][0]["tables"])
+    msg = read_model(copy)
+    tables = srsly.msgpack_loads(msg["tables"])
     tables["words"].append("extra")
-    msg["attrs"][0]["tables"] = srsly.msgpack_dumps(tables)
+    msg["tables"] = srsly.msgpack_dumps(tables)
     write_model(copy, msg)
     assert_refused(copy, "do not fit the weights")
 
@@ -147,19 +159,98 @@ def test_index_tables_that_do_not_fit_the_weights(copy):
         pytest.param(lambda w: w["tensors"].pop("tag_head.bias"), "missing ['tag_head.bias']", id="tensor-missing"),
         pytest.param(lambda w: w["tensors"].update(extra=w["tensors"]["tag_head.bias"]), "unexpected ['extra']", id="tensor-unexpected"),
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": b"\x00" * 12}), "not a numeric array", id="tensor-bytes"),
+        pytest.param(lambda w: w["tensors"].update({"tag_head.bias": numpy.arange(3)}), "not a numeric array", id="tensor-of-ints"),
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["char_cnn.bias"]}), "has shape", id="tensor-wrong-shape"),
-        # Sizes that would need terabytes: refused before anything is allocated.
-        pytest.param(lambda w: w["kwargs"].update(n_words=10**12), "has shape", id="huge-sizes"),
-        pytest.param(lambda w: w["kwargs"].update(n_words="many"), "invalid network sizes", id="size-not-a-number"),
-        pytest.param(lambda w: w["kwargs"].update(evil=1), "invalid network sizes", id="unknown-size"),
-        pytest.param(lambda w: w.update(format="something-else/1"), "not an lstm_tagger weights blob", id="other-format"),
+        pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["tag_head.bias"] * numpy.float32("nan")}), "'tag_head.bias' contains NaN or infinite", id="tensor-nan"),
+        pytest.param(lambda w: w["tensors"].update({"word_embed.weight": w["tensors"]["word_embed.weight"] - numpy.float32("inf")}), "'word_embed.weight' contains NaN or infinite", id="tensor-inf"),
     ],
 )
-def test_damaged_weights_blob(copy, damage, phrase):
-    msg, shim_msg, weights = read_model(copy)
-    damage(weights)
-    write_model(copy, msg, shim_msg, weights)
+def test_damaged_weights(copy, damage, phrase):
+    msg = read_model(copy)
+    damage(msg)
+    write_model(copy, msg)
     assert_refused(copy, phrase)
+
+
+@pytest.mark.parametrize(
+    "damage, phrase",
+    [
+        pytest.param(lambda w: w.update(shape=None), "the network's sizes are missing", id="shape-missing"),
+        pytest.param(lambda w: w["shape"].update(n_words="many"), "n_words='many' is not a whole number", id="size-not-a-number"),
+        pytest.param(lambda w: w["shape"].update(n_chars=True), "n_chars=True is not a whole number", id="size-bool"),
+        pytest.param(lambda w: w["shape"].update(word_width=-16), "word_width=-16 is not >= 1", id="size-negative"),
+        pytest.param(lambda w: w["shape"].update(n_tags=0), "n_tags=0 is not >= 1", id="zero-tags"),
+        pytest.param(lambda w: w["shape"].update(depth=10**5), "depth=100000 is not from 1 to 100", id="depth-absurd"),
+        # Sizes that would need terabytes: refused by arithmetic, before anything is allocated.
+        pytest.param(lambda w: w["shape"].update(n_words=10**12), "more than a file of", id="huge-sizes"),
+        pytest.param(lambda w: w["shape"].update(hidden_width=10**5, depth=100), "more than a file of", id="huge-product"),
+        pytest.param(lambda w: w["shape"].update(evil=1), "network's sizes are damaged", id="unknown-size"),
+        pytest.param(lambda w: w.update(format="something-else/1"), "not an lstm_tagger model file", id="other-format"),
+    ],
+)
+def test_damaged_network_sizes_are_refused_before_building(copy, damage, phrase, no_network_built):
+    msg = read_model(copy)
+    damage(msg)
+    write_model(copy, msg)
+    assert_refused(copy, phrase)
+
+
+def test_parameter_count_is_computed_without_building(saved):
+    network = spacy.load(saved).get_pipe("lstm_tagger").model.network
+    for shape in (network.shape, replace(network.shape, depth=3, n_pos=5)):
+        built = BiLSTMTagger(shape)
+        assert shape.n_parameters() == sum(p.numel() for p in built.parameters())
+
+
+@pytest.mark.parametrize(
+    "entries, phrase",
+    [
+        ({"labels": []}, "the weights have 3 tag and 0 UPOS outputs, but cfg has 0 tags"),
+        ({"labels": ["DET", "", "V"]}, "'labels' is not a list of non-empty strings"),
+        ({"labels": ["DET", "NN", "NN"]}, "'labels' has repeated labels ['NN']"),
+        ({"labels": ["DET", "NN", 3]}, "'labels' is not a list of non-empty strings"),
+        ({"pos_labels": ["NOUN", "NOUN"]}, "'pos_labels' has repeated labels ['NOUN']"),
+        ({"pos_labels": ["NOUN"]}, "the weights have 3 tag and 0 UPOS outputs, but cfg has 3 tags and 1 UPOS"),
+        ({"overwrite": True}, "the cfg has unknown entries ['overwrite']"),
+    ],
+)
+def test_bad_cfg_is_refused(copy, entries, phrase):
+    edit_cfg(copy, **entries)
+    file = "model" if "weights have" in phrase else "cfg"
+    assert_refused(copy, phrase, file=file)
+
+
+def test_predict_pos_without_upos_head_is_refused(saved):
+    with pytest.raises(ValueError) as info:
+        spacy.load(saved, config={"components": {"lstm_tagger": {"predict_pos": True}}})
+    message = str(info.value)
+    assert "[lstm_tagger]" in message and str(saved / "lstm_tagger" / "model") in message
+    assert "predict_pos is set, but the model has no UPOS output layer" in message
+
+
+@pytest.mark.parametrize(
+    "setting, value, phrase",
+    [
+        ("max_sequence", 0, "max_sequence=0 is not from 1 to 4096"),
+        ("max_sequence", 10**9, "max_sequence=1000000000 is not from 1 to 4096"),
+        ("group_size", -1, "group_size=-1 is not from 1 to 4096"),
+        ("max_word_chars", 0, "max_word_chars=0 is not from 1 to 1000"),
+        ("dropout", "0.1", "dropout='0.1' is not a rate from 0 up to 1"),
+        ("word_dropout", 1.5, "word_dropout=1.5 is not a rate from 0 up to 1"),
+        ("min_word_count", 0, "min_word_count=0 is not >= 1"),
+    ],
+)
+def test_bad_model_settings_are_refused(saved, setting, value, phrase):
+    with pytest.raises(ValueError, match=r"\[lstm_tagger\] invalid settings: ") as info:
+        spacy.load(saved, config={"components": {"lstm_tagger": {"model": {setting: value}}}})
+    assert phrase in str(info.value)
+
+
+def test_nan_rates_are_refused():
+    # spaCy refuses NaN in a config itself (E961); built directly, the component does.
+    for rate in ("dropout", "word_dropout"):
+        with pytest.raises(ValueError, match=rf"\[tagger\] invalid settings: {rate}=nan is not a rate"):
+            LSTMTagger(Vocab(), build_lstm_tagger(**{rate: float("nan")}), "tagger")
 
 
 def test_failed_load_leaves_the_component_as_it_was(copy, saved):
@@ -200,7 +291,7 @@ def test_bytes_round_trip_and_damaged_bytes(saved):
         tagger.from_bytes(nlp.get_pipe("lstm_tagger").to_bytes()[:-50])
     with pytest.raises(ValueError, match="'model' entry is missing"):
         tagger.from_bytes(srsly.msgpack_dumps({"cfg": srsly.json_dumps(tagger.cfg)}))
-    assert tagger.labels == () and tagger.model.shims[0].network is None
+    assert tagger.labels == () and not tagger.model.is_ready
 
 
 # Malicious files: a pickle that would create a marker file when unpickled.
@@ -233,34 +324,40 @@ def plant_in_model_file(pipeline, payload):
     (pipeline / "lstm_tagger" / "model").write_bytes(payload)
 
 
-def plant_as_shim_bytes(pipeline, payload):
-    msg, _, _ = read_model(pipeline)
-    msg["shims"][0][0] = payload
+def plant_as_thinc_shim_state(pipeline, payload):
+    # Where thinc's default PyTorchShim keeps a torch.save'd state dict.
+    shim = srsly.msgpack_dumps({"config": {}, "state": payload})
+    msg = {"nodes": [{"index": 0, "name": "lstm_tagger", "dims": {}, "refs": {}}],
+           "attrs": [{}], "params": [{}], "shims": [[shim]]}
     write_model(pipeline, msg)
 
 
-def plant_as_shim_state(pipeline, payload):
-    # Where thinc's default PyTorchShim keeps a torch.save'd state dict.
-    msg, shim_msg, _ = read_model(pipeline)
-    shim_msg["state"] = payload
-    write_model(pipeline, msg, shim_msg)
+def test_model_file_of_the_older_format(copy):
+    plant_as_thinc_shim_state(copy, b"")
+    assert_refused(copy, "the file is of an older spacy-lstm-tagger: train the model again")
+
+
+def plant_as_shape(pipeline, payload):
+    msg = read_model(pipeline)
+    msg["shape"] = payload
+    write_model(pipeline, msg)
 
 
 def plant_as_tensor(pipeline, payload):
-    msg, shim_msg, weights = read_model(pipeline)
-    weights["tensors"]["tag_head.weight"] = payload
-    write_model(pipeline, msg, shim_msg, weights)
+    msg = read_model(pipeline)
+    msg["tensors"]["tag_head.weight"] = payload
+    write_model(pipeline, msg)
 
 
 def plant_as_tables(pipeline, payload):
-    msg, _, _ = read_model(pipeline)
-    msg["attrs"][0]["tables"] = payload
+    msg = read_model(pipeline)
+    msg["tables"] = payload
     write_model(pipeline, msg)
 
 
 @pytest.mark.parametrize(
     "plant",
-    [plant_in_model_file, plant_as_shim_bytes, plant_as_shim_state, plant_as_tensor, plant_as_tables],
+    [plant_in_model_file, plant_as_thinc_shim_state, plant_as_shape, plant_as_tensor, plant_as_tables],
 )
 @pytest.mark.parametrize("kind", ["pickle", "torch.save"])
 def test_pickled_payload_is_refused_and_never_run(copy, payloads, plant, kind):
@@ -293,3 +390,16 @@ def test_loading_never_unpickles(saved, monkeypatch):
     spacy.blank("en").add_pipe("lstm_tagger", config={"model": SMALL}).from_bytes(
         nlp.get_pipe("lstm_tagger").to_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    "sizes, phrase",
+    [
+        ({"hidden_width": 10**6}, "weights (more than 1,000,000,000)"),
+        ({"depth": 10**5}, "depth=100000 is not from 1 to 100"),
+    ],
+)
+def test_absurd_sizes_in_the_config_are_refused_before_building(sizes, phrase, no_network_built):
+    with pytest.raises(ValueError, match=r"\[lstm_tagger\] cannot initialize: the network would have") as info:
+        make_nlp(**sizes)
+    assert phrase in str(info.value)

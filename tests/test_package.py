@@ -1,5 +1,6 @@
-"""`spacy package` of a trained pipeline, installed into a fresh virtual
-environment beside this project, then loaded by name in a new process."""
+"""The project installed (not editable) into a fresh virtual environment: the
+README's toy training from an empty folder, and `spacy package` of a trained
+pipeline, installed beside it and loaded by name in a new process."""
 import json
 import shutil
 
@@ -13,8 +14,9 @@ import spacy_lstm_tagger
 from helpers import ROOT, TOY_TAGS, TOY_TEXTS
 
 # What a wheel of the project is built from; a file missing here is missing
-# from the installed package too, which is what this test should catch.
-PROJECT_FILES = ["pyproject.toml", "setup.cfg", "README.md", "spacy_lstm_tagger"]
+# from the installed package too, which is what these tests should catch.
+# spacy_lstm_tagger/configs and /corpus are links to the top-level folders.
+PROJECT_FILES = ["pyproject.toml", "setup.cfg", "README.md", "spacy_lstm_tagger", "configs", "corpus"]
 
 LOAD_AND_TAG = f"""
 import json, spacy, spacy_lstm_tagger
@@ -28,9 +30,56 @@ print(json.dumps({{
 }}))
 """
 
+PACKAGE_DATA = """
+import spacy_lstm_tagger.corpus, spacy_lstm_tagger.train
+print(spacy_lstm_tagger.train.CONFIG_DIR)
+print(sorted(p.name for p in spacy_lstm_tagger.train.CONFIG_DIR.glob("*.cfg")))
+print(spacy_lstm_tagger.corpus.TOY_CORPUS.is_file())
+"""
+
+PIP_INSTALL = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+
+
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory, run_python):
+    """The python of a fresh virtual environment into which the project is
+    installed from a copy of its files, not editable, as from PyPI."""
+    tmp_path = tmp_path_factory.mktemp("installed")
+    source = tmp_path / "project"
+    source.mkdir()
+    for name in PROJECT_FILES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        else:
+            shutil.copy(ROOT / name, source / name)
+    venv = tmp_path / "venv"
+    run_python("-m", "venv", venv)
+    python = venv / "bin" / "python"
+    # The same torch and spaCy as here: a CPU torch, and no resolver surprises.
+    run_python(*PIP_INSTALL, f"torch=={torch.__version__}", python=python, timeout=600)
+    run_python(*PIP_INSTALL, source, f"spacy=={spacy.__version__}", python=python, timeout=600)
+    return python
+
 
 @pytest.mark.slow
-def test_packaged_pipeline_installs_and_loads(toy_pipeline, tmp_path, run_python):
+def test_installed_package_runs_the_readme_toy_training_from_an_empty_folder(
+    venv_python, tmp_path, run_python
+):
+    out = run_python("-m", "spacy_lstm_tagger", "train", python=venv_python, cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "The/DET dog/NN ate/V the/DET apple/NN"
+    assert (tmp_path / "training" / "toy" / "model-best" / "lstm_tagger" / "model").is_file()
+    config_dir, configs, has_corpus = run_python(
+        "-c", PACKAGE_DATA, python=venv_python, cwd=tmp_path
+    ).stdout.splitlines()
+    assert config_dir.startswith(str(venv_python.parent.parent))  # not the checkout
+    assert configs == "['ewt.cfg', 'toy.cfg']" and has_corpus == "True"
+
+
+@pytest.mark.slow
+def test_packaged_pipeline_installs_and_loads(toy_pipeline, venv_python, tmp_path, run_python):
     run_python(
         "-m", "spacy", "package", toy_pipeline, tmp_path,
         "--name", "lstm_tagger_toy", "--version", "0.1.0", cwd=tmp_path,
@@ -41,26 +90,12 @@ def test_packaged_pipeline_installs_and_loads(toy_pipeline, tmp_path, run_python
     version_range = get_minor_version_range(spacy_lstm_tagger.__version__)
     assert f"spacy-lstm-tagger{version_range}" in requirements
 
-    source = tmp_path / "project"
-    source.mkdir()
-    for name in PROJECT_FILES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(ROOT / name, source / name)
-    venv = tmp_path / "venv"
-    run_python("-m", "venv", venv)
-    python = venv / "bin" / "python"
-    pip = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # The same torch and spaCy as here: a CPU torch, and no resolver surprises.
-    run_python(*pip, f"torch=={torch.__version__}", python=python, timeout=600)
-    run_python(*pip, source, f"spacy=={spacy.__version__}", python=python, timeout=600)
-    run_python(*pip, package_dir / "dist" / "en_lstm_tagger_toy-0.1.0.tar.gz", python=python, timeout=600)
-
+    tarball = package_dir / "dist" / "en_lstm_tagger_toy-0.1.0.tar.gz"
+    run_python(*PIP_INSTALL, tarball, python=venv_python, timeout=600)
     empty = tmp_path / "elsewhere"  # not the checkout: nothing importable by accident
     empty.mkdir()
-    out = run_python("-c", LOAD_AND_TAG, python=python, cwd=empty)
+    out = run_python("-c", LOAD_AND_TAG, python=venv_python, cwd=empty)
     result = json.loads(out.stdout)
     assert result["tags"] == TOY_TAGS
     assert all(0.5 < p <= 1.0 for p in result["probs"])
-    assert result["module"].startswith(str(venv))
+    assert result["module"].startswith(str(venv_python.parent.parent))

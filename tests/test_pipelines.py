@@ -152,5 +152,5 @@ def test_cpu_path(toy_pipeline):
     nlp = spacy.load(toy_pipeline)
     tagger = nlp.get_pipe("lstm_tagger")
     assert isinstance(tagger.model.ops, NumpyOps)
-    assert all(p.device.type == "cpu" for p in tagger.model.shims[0].network.parameters())
+    assert all(p.device.type == "cpu" for p in tagger.model.network.parameters())
     assert tags_of(nlp.pipe(TOY_TEXTS)) == TOY_TAGS

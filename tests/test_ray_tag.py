@@ -22,13 +22,15 @@ import ray  # noqa: E402
 
 from spacy_lstm_tagger.__main__ import main  # noqa: E402
 from spacy_lstm_tagger.ray_tag import MANIFEST, TagBatch, tag_dataset, tag_shards  # noqa: E402
-from spacy_lstm_tagger.tag import BadLineError, tag_file  # noqa: E402
+from spacy_lstm_tagger.tag import BadLineError, TagIOError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
 
 SHARDS = 6
 LINES_PER_SHARD = 3500  # 21,000 lines in all
 BAD_JSONL_LINES = {17: '{"text": 3}', 2900: "not json"}  # line number: line
+BAD_TEXT_LINES = {5: b"caf\xe9", 3000: b"a\x00b"}  # not UTF-8; NUL bytes
+BAD_LINES = (len(BAD_JSONL_LINES) + len(BAD_TEXT_LINES)) * (SHARDS // 3)
 
 
 def corpus_lines(rng: random.Random, n: int):
@@ -39,8 +41,8 @@ def corpus_lines(rng: random.Random, n: int):
 
 @pytest.fixture(scope="module")
 def corpus(toy_pipeline, tmp_path_factory):
-    """Shards of plain text, gzipped text and JSONL (with bad lines) in one
-    folder, and the output of the single-process `tag` for each, by name."""
+    """Shards of plain text and JSONL (both with bad lines) and gzipped text
+    in one folder, and the output of the single-process `tag` for each, by name."""
     root = tmp_path_factory.mktemp("corpus")
     shards = root / "shards"
     shards.mkdir()
@@ -48,7 +50,10 @@ def corpus(toy_pipeline, tmp_path_factory):
     for i in range(SHARDS):
         lines = corpus_lines(rng, LINES_PER_SHARD)
         if i % 3 == 0:
-            (shards / f"part-{i}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            raw = [line.encode("utf-8") for line in lines]
+            for number, bad in BAD_TEXT_LINES.items():
+                raw[number - 1] = bad
+            (shards / f"part-{i}.txt").write_bytes(b"\n".join(raw) + b"\n")
         elif i % 3 == 1:
             with gzip.open(shards / f"part-{i}.txt.gz", "wt", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
@@ -58,6 +63,7 @@ def corpus(toy_pipeline, tmp_path_factory):
                 records[number - 1] = bad
             (shards / f"part-{i}.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
     nlp = spacy.load(toy_pipeline)
+    (root / "single").mkdir()
     expected = {}
     for shard in sorted(shards.iterdir()):
         target = root / "single" / f"{shard.name}.jsonl"
@@ -79,7 +85,7 @@ def assert_same_as_single_process(output: Path, expected) -> None:
     manifest = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
     counts = {s["output"]: (s["lines"], s["words"], s["failed_lines"]) for s in manifest["shards"]}
     assert counts == {name: (s.docs, s.words, s.skipped) for name, (_, s) in expected.items()}
-    assert manifest["failed_lines"] == len(BAD_JSONL_LINES) * (SHARDS // 3)
+    assert manifest["failed_lines"] == BAD_LINES
     assert manifest["lines"] + manifest["failed_lines"] == SHARDS * LINES_PER_SHARD
     assert manifest["stopped"] is None
 
@@ -98,6 +104,7 @@ def no_cluster(*args, **kwargs):
         (["--workers", "0"], "--workers must be at least 1, not 0"),
         (["--batch-size", "-1"], "--batch-size must be at least 1, not -1"),
         (["--n-process", "2"], "--workers sets the number of workers, not --n-process"),
+        (["--resume"], "--resume works with --engine local only"),
     ],
 )
 def test_bad_options_are_refused_before_any_cluster_starts(toy_pipeline, tmp_path, monkeypatch, options, message):
@@ -115,8 +122,10 @@ def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, 
         (tmp_path / name / "x.txt").write_text("The dog\n")
     with pytest.raises(ValueError, match=r"a/x.txt and .*b/x.txt would both be written to x.jsonl"):
         main(["tag", str(toy_pipeline), str(tmp_path / "*" / "x.txt"), str(tmp_path / "out"), "--engine", "ray"])
+    with pytest.raises(ValueError, match=r"a/x.txt: is not a folder; with --engine ray, OUTPUT is one"):
+        main(["tag", str(toy_pipeline), str(tmp_path / "b"), str(tmp_path / "a" / "x.txt"), "--engine", "ray"])
     (tmp_path / "a" / "x.jsonl").write_text('{"text": "The dog"}\n')
-    with pytest.raises(ValueError, match=r"the output .*a/x.jsonl is an input shard"):
+    with pytest.raises(ValueError, match=r"a/x.jsonl: the output is the input file"):
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.jsonl"), str(tmp_path / "a"), "--engine", "ray"])
     with pytest.raises(ValueError, match="--address and --workers need --engine ray"):
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
@@ -152,7 +161,9 @@ def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_p
     out = run_python(*ray_tag_args(toy_pipeline, shards, output, "--workers", "2"), timeout=300)
     assert_same_as_single_process(output, expected)
     assert "part-2.jsonl: line 17: \"text\" must be a string, not int (skipped)" in out.stderr
-    assert f"tagged {SHARDS * LINES_PER_SHARD - 4:,} documents" in out.stderr
+    assert "part-0.txt: line 5: not valid UTF-8 (byte 0xe9 at byte 4) (skipped)" in out.stderr
+    assert "part-3.txt: line 3000: holds NUL bytes" in out.stderr
+    assert f"tagged {SHARDS * LINES_PER_SHARD - BAD_LINES:,} documents" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -247,3 +258,21 @@ def test_on_error_stop_writes_what_comes_before_the_bad_line(toy_pipeline, local
     manifest = json.loads((output / MANIFEST).read_text())
     assert manifest["stopped"].endswith("b.jsonl: line 2: invalid JSON (Expecting value: line 1 column 10 (char 9))")
     assert [s["lines"] for s in manifest["shards"]] == [2, 1, 0] and manifest["failed_lines"] == 0
+
+
+@pytest.mark.slow
+def test_a_damaged_shard_ends_the_run_as_tag_ends_on_it(toy_pipeline, local_ray, tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.txt").write_text(TOY_TEXTS[0] + "\n")
+    data = gzip.compress("".join(f"{TOY_TEXTS[i % 2]}\n" for i in range(3000)).encode())
+    (shards / "b.txt.gz").write_bytes(data[: len(data) // 2])  # cut off, as by a failed copy
+    output = tmp_path / "out"
+    with pytest.raises(TagIOError, match=r"b.txt.gz: damaged gzip data after line \d+ .*b.jsonl.partial"):
+        tag_shards(toy_pipeline, shards, output, workers=1, progress=False)
+    with pytest.raises(TagIOError):
+        tag_file(spacy.load(toy_pipeline), shards / "b.txt.gz", tmp_path / "b.jsonl", progress=False)
+    # a.jsonl in place; what was read of b.txt.gz in b.jsonl.partial, as `tag` keeps it; no manifest.
+    assert sorted(p.name for p in output.iterdir()) == ["a.jsonl", "b.jsonl.partial"]
+    partial = (output / "b.jsonl.partial").read_text()
+    assert partial and partial == (tmp_path / "b.jsonl.partial").read_text()

@@ -1,12 +1,21 @@
 """`python -m spacy_lstm_tagger tag MODEL INPUT OUTPUT` and `tag.tag_file`."""
 import gzip
 import json
+import math
+import os
 import random
+import resource
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 import spacy
+from spacy.language import Language
 
+from spacy_lstm_tagger.__main__ import main
 from spacy_lstm_tagger.conllu import read_conllu
 from spacy_lstm_tagger.tag import BadLineError, tag_file
 
@@ -165,3 +174,280 @@ def test_memory_stays_flat(toy_pipeline, tmp_path, run_python):
     # Keeping the Docs of the extra 3n lines would take some 20 MiB more; a
     # streaming run takes the same, give or take the allocator's noise.
     assert peaks[4 * n] - peaks[n] < 8, peaks
+
+
+# Hostile input: every bad line is reported with its number, skipped and counted.
+HOSTILE_TEXT_LINES = [
+    (TOY_TEXTS[0].encode(), None),
+    (b"caf\xe9 in Latin-1", "line 2: not valid UTF-8 (byte 0xe9 at byte 4)"),
+    (b"a lone surrogate \xed\xa0\x80", "line 3: not valid UTF-8 (byte 0xed at byte 18)"),
+    (b"a NUL \x00 byte", "line 4: holds NUL bytes"),
+    (b"x" * 1_000_001, "line 5: 1,000,001 characters, over the pipeline's max_length of 1,000,000"),
+    (TOY_TEXTS[1].encode(), None),
+]
+HOSTILE_JSONL_LINES = [
+    (json.dumps({"text": TOY_TEXTS[0]}).encode(), None),
+    (b'{"text": "\\ud800 alone"}', 'line 2: lone surrogate U+D800 at character 1 of "text"'),
+    (b"[" * 100_000 + b"]" * 100_000, "line 3: invalid JSON (nested too deeply)"),
+    (b'{"text": "big", "n": 1' + b"0" * 5000 + b"}", "line 4: invalid JSON (Exceeds the limit"),
+    (json.dumps({"text": TOY_TEXTS[1]}).encode(), None),
+]
+
+
+@pytest.mark.parametrize(
+    "name,lines", [("in.txt", HOSTILE_TEXT_LINES), ("in.jsonl", HOSTILE_JSONL_LINES)]
+)
+def test_hostile_lines_are_reported_skipped_and_counted(toy_pipeline, tmp_path, run_python, name, lines):
+    source = tmp_path / name
+    source.write_bytes(b"".join(line + b"\n" for line, _ in lines))
+    out = run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, tmp_path / "out.jsonl")
+    problems = [problem for _, problem in lines if problem]
+    for problem in problems:
+        assert f"{problem}" in out.stderr
+    assert f"skipped {len(problems)} bad lines" in out.stderr and "Traceback" not in out.stderr
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [(r["line"], r["text"]) for r in records] == [(1, TOY_TEXTS[0]), (len(lines), TOY_TEXTS[1])]
+
+
+def test_a_utf16_file_is_reported_line_by_line(toy_pipeline, tmp_path, run_python):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n{TOY_TEXTS[1]}\n", encoding="utf-16")
+    out = run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, tmp_path / "out.jsonl")
+    assert "line 1: starts with a UTF-16 byte order mark; the input must be UTF-8" in out.stderr
+    assert "line 2: holds NUL bytes (UTF-16 or binary data?)" in out.stderr
+    assert (tmp_path / "out.jsonl").read_text() == ""
+
+
+def test_on_error_stop_at_a_line_that_is_not_utf8(toy_pipeline, tmp_path, run_python):
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"\n".join(line for line, _ in HOSTILE_TEXT_LINES[:3]) + b"\n")
+    out = run_python(
+        "-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, tmp_path / "out.jsonl",
+        "--on-error", "stop", check=False,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: {HOSTILE_TEXT_LINES[1][1]} (stopped by --on-error stop after writing 1 documents)"
+    )
+    assert [r["text"] for r in read_jsonl(tmp_path / "out.jsonl")] == [TOY_TEXTS[0]]
+
+
+def test_lines_over_max_length_are_not_read_whole(nlp, tmp_path):
+    nlp.max_length = 100
+    source = tmp_path / "in.txt"
+    # 101 characters; then more bytes than any text of 100 characters can take.
+    source.write_text("\n".join([TOY_TEXTS[0], "é" * 101, "x" * 1601, TOY_TEXTS[1]]) + "\n")
+    warnings = []
+    try:
+        stats = tag_file(nlp, source, tmp_path / "out.jsonl", progress=False, warn=warnings.append)
+    finally:
+        nlp.max_length = 1_000_000
+    assert warnings == [
+        "line 2: 101 characters, over the pipeline's max_length of 100 (skipped)",
+        "line 3: longer than 1,600 bytes, over the pipeline's max_length of 100 characters (skipped)",
+    ]
+    assert stats.skipped == 2
+    assert [r["line"] for r in read_jsonl(tmp_path / "out.jsonl")] == [1, 4]
+
+
+@Language.component("nan_tag_probs")
+def nan_tag_probs(doc):
+    """Stands for a model gone wrong: every probability NaN."""
+    for token in doc:
+        token._.tag_prob = math.nan
+        token._.tag_top_k = [(token.tag_, math.nan)]
+    return doc
+
+
+def test_nan_never_reaches_the_output(toy_pipeline, tmp_path):
+    nlp = spacy.load(toy_pipeline)
+    nlp.add_pipe("nan_tag_probs")
+    source = tmp_path / "in.txt"
+    source.write_text(TOY_TEXTS[0] + "\n")
+    tag_file(nlp, source, tmp_path / "out.jsonl", progress=False)
+    tag_file(nlp, source, tmp_path / "out.conllu", progress=False)
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    line = (tmp_path / "out.jsonl").read_text()
+    token = json.loads(line, parse_constant=refuse)["tokens"][0]
+    assert token["prob"] is None and token["top_k"] == [[token["tag"], None]]
+    assert "TagProb" not in (tmp_path / "out.conllu").read_text()
+
+
+# Files: the output is complete or not there at all; errors are one line.
+
+
+def run_tag(run_python, toy_pipeline, *args, **kwargs):
+    return run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, *args, check=False, **kwargs)
+
+
+def assert_one_line_error(out, message):
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [f"error: {message}"]
+
+
+def assert_refused(toy_pipeline, *args, message):
+    """What the command says (after "error: ", in one line: see
+    test_output_that_is_the_input_is_refused) for arguments checked before the
+    pipeline is loaded; run in this process, which saves starting one."""
+    with pytest.raises(ValueError) as refusal:
+        main(["tag", str(toy_pipeline), *map(str, args), "--quiet"])
+    assert str(refusal.value) == message
+
+
+def test_output_that_is_the_input_is_refused(toy_pipeline, tmp_path, run_python):
+    source = tmp_path / "in.txt"
+    source.write_text(TOY_TEXTS[0] + "\n")
+    (tmp_path / "symlink.txt").symlink_to(source)
+    (tmp_path / "hardlink.txt").hardlink_to(source)
+    out = run_tag(run_python, toy_pipeline, source, source)
+    assert_one_line_error(out, f"{source}: the output is the input file; tagging would erase it")
+    for name in ("symlink.txt", "hardlink.txt"):
+        target = tmp_path / name
+        assert_refused(toy_pipeline, source, target, message=f"{target}: the output is the input file; tagging would erase it")
+    assert source.read_text() == TOY_TEXTS[0] + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hardlink.txt", "in.txt", "symlink.txt"]
+
+
+def test_bad_options_and_paths_are_refused(toy_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(TOY_TEXTS[0] + "\n")
+    cases = [
+        ([source, tmp_path / "out.jsonl", "--batch-size", "0"], "--batch-size must be at least 1, not 0"),
+        ([source, tmp_path / "out.jsonl", "--batch-size", "-2"], "--batch-size must be at least 1, not -2"),
+        ([source, tmp_path / "out.jsonl", "--n-process", "0"], "--n-process must be at least 1, not 0"),
+        ([tmp_path, tmp_path / "out.jsonl"], f"{tmp_path}: is a folder, not an input file"),
+        ([tmp_path / "no.txt", tmp_path / "out.jsonl"], f"{tmp_path / 'no.txt'}: no such input file"),
+        ([source, tmp_path / "no" / "out.jsonl"], f"{tmp_path / 'no' / 'out.jsonl'}: the folder {tmp_path / 'no'} does not exist"),
+        ([source, source / "out.jsonl"], f"{source / 'out.jsonl'}: the folder {source} is not a folder"),
+        ([source, tmp_path], f"{tmp_path}: is a folder, not an output file"),
+        ([source, tmp_path / "out.jsonl", "--resume"], f"{tmp_path / 'out.jsonl.partial'}: no such file; nothing to resume"),
+    ]
+    for args, message in cases:
+        assert_refused(toy_pipeline, *args, message=message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_damaged_gzip_input_keeps_what_was_tagged(toy_pipeline, tmp_path, run_python):
+    lines = "".join(f"{TOY_TEXTS[i % 2]}\n" for i in range(2000))
+    source = tmp_path / "in.txt.gz"
+    source.write_bytes(gzip.compress(lines.encode())[:-40])  # cut off near its end
+    target = tmp_path / "out.jsonl"
+    out = run_tag(run_python, toy_pipeline, source, target, "--quiet")
+    partial = tmp_path / "out.jsonl.partial"
+    records = read_jsonl(partial)
+    n = len(records)
+    assert_one_line_error(
+        out,
+        f"{source}: damaged gzip data after line {n} (Compressed file ended before the "
+        f"end-of-stream marker was reached); what was tagged is in {partial}, and --resume continues it",
+    )
+    assert 1000 < n < 2000 and [r["line"] for r in records] == list(range(1, n + 1))
+    assert not target.exists()
+    source.write_bytes(b"not gzip\n")
+    out = run_tag(run_python, toy_pipeline, source, target, "--quiet")
+    assert out.stderr.startswith(f"error: {source}: damaged gzip data after line 0 (Not a gzipped file")
+
+
+def test_a_broken_pipe_is_one_line(toy_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n" * 5000)
+    # As `tag MODEL in.txt - | head -1`: the reader goes after one line.
+    with subprocess.Popen(
+        [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source), "-", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:
+        assert json.loads(proc.stdout.readline())["line"] == 1
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=120) == 1
+    assert stderr.splitlines() == ["error: stdout: cannot be written (Broken pipe)"]
+
+
+@pytest.mark.parametrize("name", ["out.jsonl.gz", "out.conllu"])
+def test_resume_after_a_killed_run(nlp, toy_pipeline, tmp_path, run_python, name):
+    lines = [TOY_TEXTS[i % 2] if i % 7 else "" for i in range(300)]
+    source = tmp_path / "in.txt"
+    source.write_text("".join(line + "\n" for line in lines))
+    complete = tmp_path / "complete" / name
+    complete.parent.mkdir()
+    tag_file(nlp, source, complete, progress=False)
+    # What a run killed halfway leaves: a file cut off mid-document.
+    data = complete.read_bytes()
+    target = tmp_path / name
+    partial = tmp_path / (name + ".partial")
+    if name.endswith(".gz"):
+        partial.write_bytes(data[: len(data) // 2])
+    else:
+        partial.write_bytes(data[: len(data) // 2 - 5])
+    out = run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume")
+    assert "kept" in out.stderr and "documents of the earlier run" in out.stderr
+    content = gzip.decompress if name.endswith(".gz") else bytes  # a gzip header holds a time
+    assert content(target.read_bytes()) == content(data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["complete", "in.txt", name])
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_with_two_processes_writes_what_was_tagged(toy_pipeline, tmp_path, signame):
+    n = 20_000
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n" * n)
+    target = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    command = [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source),
+               str(target), "--n-process", "2", "--batch-size", "20", "--quiet"]
+    signum = getattr(signal, signame)
+    # A session of its own: Ctrl-C goes to the whole group, as a terminal sends
+    # it; SIGTERM, as `kill` sends it, to the main process only.
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+        try:
+            for _ in range(1200):  # until the first documents are written
+                if partial.exists() and partial.stat().st_size:
+                    break
+                time.sleep(0.1)
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+            stderr = proc.stderr.read()
+            returncode = proc.wait(timeout=60)  # not a hang
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert returncode == 128 + signum, stderr
+    records = read_jsonl(partial)
+    assert stderr.splitlines() == [
+        f"interrupted by {signame} after input line {len(records):,}: {len(records):,} documents "
+        f"are in {partial}; run again with --resume to continue"
+    ]
+    assert 0 < len(records) < n and [r["line"] for r in records] == list(range(1, len(records) + 1))
+    assert all([t["tag"] for t in r["tokens"]] == TOY_TAGS[0] for r in records)
+    assert not target.exists()
+
+
+def limit_file_size():
+    # Past this size a write fails with EFBIG, as on a full disk (Python
+    # ignores SIGXFSZ, so the write fails instead of killing the process).
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+def test_a_failed_write_keeps_the_partial_output_for_resume(nlp, toy_pipeline, tmp_path, run_python):
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"{TOY_TEXTS[i % 2]}\n" for i in range(400)))
+    target = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    out = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source), str(target), "--quiet"],
+        capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
+    )
+    assert_one_line_error(
+        out,
+        f"{partial}: cannot be written (File too large); what was tagged is in {partial}, "
+        "and --resume continues it",
+    )
+    assert partial.stat().st_size == 20_000 and not target.exists()
+    run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume", "--quiet")
+    tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
+    assert target.read_text() == (tmp_path / "expected.jsonl").read_text()

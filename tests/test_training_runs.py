@@ -43,8 +43,7 @@ def saved_epoch(pipeline):
 def weights(pipeline):
     """The model file's tensors and index tables, decoded."""
     msg = srsly.msgpack_loads((pipeline / "lstm_tagger" / "model").read_bytes())
-    blob = srsly.msgpack_loads(srsly.msgpack_loads(msg["shims"][0][0])["state"])
-    return blob["tensors"], msg["attrs"][0]["tables"]
+    return msg["tensors"], msg["tables"]
 
 
 def predictions(pipeline):

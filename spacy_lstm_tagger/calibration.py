@@ -1,0 +1,140 @@
+"""Does `token._.tag_prob` mean what it says? Measuring it, and temperature scaling.
+
+A token whose tag has probability 0.9 should be right 9 times in 10. The expected
+calibration error (ECE) is the gap between confidence and accuracy, averaged over
+confidence bins weighted by their tokens. Temperature scaling (Guo et al. 2017,
+"On Calibration of Modern Neural Networks") divides the scores by one number T,
+fitted on dev data to minimise the log-loss: T > 1 tempers an over-confident
+model. It never changes which tag is the most likely, so the tags stay the same.
+"""
+from typing import Dict, List, Sequence
+
+import numpy
+from spacy.language import Language
+from spacy.training import Example
+
+N_BINS = 10
+# Search range of 1/T: temperatures from 0.1 to 20.
+_INVERSE_T_RANGE = (0.05, 10.0)
+
+
+def reliability(probs: numpy.ndarray, correct: numpy.ndarray, n_bins: int = N_BINS) -> Dict:
+    """Bin the tokens by confidence into `n_bins` equal-width bins of [0, 1].
+    RETURNS (dict): "ece" and, for each bin with tokens, its "low" and "high"
+        edges, "tokens", mean "confidence" and "accuracy".
+    """
+    probs = numpy.asarray(probs, dtype="float64")
+    correct = numpy.asarray(correct, dtype="float64")
+    # A confidence of exactly 1.0 belongs in the top bin.
+    which = numpy.minimum((probs * n_bins).astype("int64"), n_bins - 1)
+    bins = []
+    ece = 0.0
+    for b in range(n_bins):
+        members = which == b
+        n = int(members.sum())
+        if not n:
+            continue
+        confidence, accuracy = float(probs[members].mean()), float(correct[members].mean())
+        ece += n / len(probs) * abs(accuracy - confidence)
+        bins.append(
+            {"low": b / n_bins, "high": (b + 1) / n_bins, "tokens": n,
+             "confidence": confidence, "accuracy": accuracy}
+        )
+    return {"ece": ece, "bins": bins}
+
+
+def kept_curve(probs: numpy.ndarray, correct: numpy.ndarray, shares: Sequence[float]) -> List[Dict]:
+    """Accuracy on the most confident tokens, when only a share of them is kept
+    (the rest being set aside for review). RETURNS (list): for each share, the
+    "share", the "threshold" (lowest confidence kept), "tokens" and "accuracy".
+    """
+    order = numpy.argsort(-numpy.asarray(probs), kind="stable")
+    ranked_probs = numpy.asarray(probs)[order]
+    right_so_far = numpy.cumsum(numpy.asarray(correct)[order])
+    points = []
+    for share in shares:
+        kept = max(1, int(numpy.ceil(share * len(order) - 1e-9)))
+        points.append(
+            {"share": share, "threshold": float(ranked_probs[kept - 1]), "tokens": kept,
+             "accuracy": float(right_so_far[kept - 1] / kept)}
+        )
+    return points
+
+
+def scale(log_probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    """Log-probabilities of the same scores divided by `temperature`."""
+    if temperature == 1.0:
+        return log_probs
+    scaled = log_probs / temperature
+    top = scaled.max(axis=1, keepdims=True)
+    return scaled - (top + numpy.log(numpy.exp(scaled - top).sum(axis=1, keepdims=True)))
+
+
+def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
+    """The temperature that minimises the mean negative log-likelihood of the
+    gold columns `gold` (one per row of `log_probs`). The loss is convex in 1/T,
+    so a golden-section search over log(1/T) finds it."""
+    log_probs = numpy.asarray(log_probs, dtype="float64")
+    gold_scores = log_probs[numpy.arange(len(gold)), gold]
+
+    def loss(log_inverse_t: float) -> float:
+        inverse_t = numpy.exp(log_inverse_t)
+        scaled = log_probs * inverse_t
+        top = scaled.max(axis=1)
+        log_z = top + numpy.log(numpy.exp(scaled - top[:, None]).sum(axis=1))
+        return float((log_z - inverse_t * gold_scores).mean())
+
+    low, high = numpy.log(_INVERSE_T_RANGE[0]), numpy.log(_INVERSE_T_RANGE[1])
+    ratio = (numpy.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    loss_a, loss_b = loss(a), loss(b)
+    while high - low > 1e-4:
+        if loss_a < loss_b:
+            high, b, loss_b = b, a, loss_a
+            a = high - ratio * (high - low)
+            loss_a = loss(a)
+        else:
+            low, a, loss_a = a, b, loss_b
+            b = low + ratio * (high - low)
+            loss_b = loss(b)
+    return float(1.0 / numpy.exp((low + high) / 2))
+
+
+def fit_pipeline_temperatures(
+    nlp: Language, examples: Sequence[Example], batch_size: int = 128
+) -> Dict[str, Dict[str, float]]:
+    """Fit the temperature of every lstm_tagger in `nlp` on `examples` (dev
+    data) and set it in the component's cfg, which is saved with the pipeline.
+    RETURNS (dict): per component, its "temperature" and the "ece_before" and
+        "ece_after" of tag_prob on the examples.
+    """
+    docs = [eg.predicted for eg in examples]
+    results = {}
+    for name, pipe in nlp.pipeline:
+        if nlp.get_pipe_meta(name).factory != "lstm_tagger":
+            continue
+        n_tags = len(pipe.labels)
+        scores = [
+            pipe.model.ops.to_numpy(s)[:, :n_tags]
+            for start in range(0, len(docs), batch_size)
+            for s in pipe.predict(docs[start : start + batch_size])
+        ]
+        index = {label: i for i, label in enumerate(pipe.labels)}
+        gold = numpy.array(
+            [index.get(tag, -1) for eg in examples for tag in eg.get_aligned("TAG", as_string=True)],
+            dtype="int64",
+        )
+        has_gold = gold >= 0  # tokens without a gold tag (or with an unknown one) do not count
+        log_probs = numpy.concatenate(scores)[has_gold]
+        gold = gold[has_gold]
+        if not len(gold):
+            continue
+        temperature = fit_temperature(log_probs, gold)
+        correct = log_probs.argmax(axis=1) == gold
+        results[name] = {
+            "temperature": temperature,
+            "ece_before": reliability(numpy.exp(log_probs.max(axis=1)), correct)["ece"],
+            "ece_after": reliability(numpy.exp(scale(log_probs, temperature).max(axis=1)), correct)["ece"],
+        }
+        pipe.cfg["tag_temperature"] = temperature
+    return results

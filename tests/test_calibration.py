@@ -1,0 +1,96 @@
+"""Calibration of token._.tag_prob: the expected calibration error, the fitted
+temperature, and the temperature a pipeline saves, applies and checks at load."""
+import json
+import re
+import shutil
+
+import numpy
+import pytest
+import spacy
+
+from spacy_lstm_tagger.calibration import fit_temperature, kept_curve, reliability, scale
+
+from helpers import TOY_LABELS, TOY_TEXTS
+
+
+def test_reliability_and_ece_by_hand():
+    probs = numpy.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55, 0.35, 1.0])
+    right = numpy.array([1, 1, 1, 0, 1, 0, 0, 1])
+    result = reliability(probs, right)
+    assert [(b["low"], b["tokens"]) for b in result["bins"]] == [(0.3, 1), (0.5, 2), (0.9, 5)]
+    top = result["bins"][-1]  # 1.0 falls in the top bin
+    assert top["confidence"] == pytest.approx(0.96) and top["accuracy"] == pytest.approx(0.8)
+    # |0 - 0.35| * 1/8 + |0.5 - 0.55| * 2/8 + |0.8 - 0.96| * 5/8
+    assert result["ece"] == pytest.approx(0.35 / 8 + 0.05 * 2 / 8 + 0.16 * 5 / 8)
+
+
+def test_kept_curve_keeps_the_most_confident():
+    probs = numpy.array([0.9, 0.5, 0.99, 0.7])
+    right = numpy.array([1, 0, 1, 0])
+    points = kept_curve(probs, right, [1.0, 0.5, 0.25])
+    assert [(p["tokens"], p["threshold"], p["accuracy"]) for p in points] == [
+        (4, 0.5, 0.5), (2, 0.9, 1.0), (1, 0.99, 1.0)
+    ]
+
+
+def test_fitted_temperature_recovers_the_one_that_made_the_data():
+    rng = numpy.random.default_rng(0)
+    logits = rng.normal(scale=4.0, size=(20000, 8))
+    true_log_probs = scale(logits, 2.5)  # the data follow the logits tempered by 2.5
+    gold = numpy.array([rng.choice(8, p=numpy.exp(row)) for row in true_log_probs])
+    over_confident = scale(logits, 1.0)
+    assert fit_temperature(over_confident, gold) == pytest.approx(2.5, rel=0.05)
+    ece = lambda lp: reliability(numpy.exp(lp.max(axis=1)), lp.argmax(axis=1) == gold)["ece"]
+    assert ece(scale(over_confident, 2.5)) < 0.02 < ece(over_confident)
+
+
+def test_temperature_tempers_tag_prob_and_keeps_the_tags(toy_pipeline, tmp_path):
+    nlp = spacy.load(toy_pipeline, config={"components": {"lstm_tagger": {"top_k": 3}}})
+    tagger = nlp.get_pipe("lstm_tagger")
+    before = [nlp(text) for text in TOY_TEXTS]
+    tagger.cfg["tag_temperature"] = 3.0
+    nlp.to_disk(tmp_path / "tempered")
+    loaded = spacy.load(tmp_path / "tempered")
+    assert loaded.get_pipe("lstm_tagger").cfg["tag_temperature"] == 3.0
+    for text, doc in zip(TOY_TEXTS, before):
+        raw = loaded.get_pipe("lstm_tagger").predict([loaded.make_doc(text)])[0]
+        tempered = loaded(text)
+        assert [t.tag_ for t in tempered] == [t.tag_ for t in doc]
+        for token, row, old in zip(tempered, raw, doc):
+            expected = numpy.exp(scale(row[None, :].astype("float64"), 3.0)[0]).max()
+            assert token._.tag_prob == pytest.approx(expected, rel=1e-5)
+            assert 1 / len(TOY_LABELS) < token._.tag_prob < old._.tag_prob
+            assert sum(p for _, p in token._.tag_top_k) == pytest.approx(1.0, abs=1e-5)
+            assert token._.tag_top_k[0] == (token.tag_, token._.tag_prob)
+
+
+def write_cfg_with_temperature(pipeline, text):
+    cfg_file = pipeline / "lstm_tagger" / "cfg"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["tag_temperature"] = "TEMPERATURE"
+    cfg_file.write_text(json.dumps(cfg).replace('"TEMPERATURE"', text))
+    return cfg_file
+
+
+@pytest.mark.parametrize("text", ["0", "-1.5", '"2"', "true", "null", "1e400"])
+def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
+    copy = tmp_path / "pipeline"
+    shutil.copytree(toy_pipeline, copy)
+    cfg_file = write_cfg_with_temperature(copy, text)
+    with pytest.raises(ValueError) as info:
+        spacy.load(copy)
+    value = json.loads(text)
+    assert str(info.value) == (
+        f"[lstm_tagger] cannot load {cfg_file}: "
+        f"cfg 'tag_temperature' must be a finite number > 0, got {value!r}"
+    )
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity"])
+def test_a_temperature_beyond_json_is_refused_as_damage(toy_pipeline, tmp_path, text):
+    copy = tmp_path / "pipeline"
+    shutil.copytree(toy_pipeline, copy)
+    cfg_file = write_cfg_with_temperature(copy, text)
+    # JSON has no NaN or infinity: the cfg file's parser refuses it, naming the file.
+    with pytest.raises(ValueError, match=f"^\\[lstm_tagger\\] cannot load {re.escape(str(cfg_file))}: "):
+        spacy.load(copy)

@@ -1,0 +1,225 @@
+"""`python -m spacy_lstm_tagger evaluate`: its numbers against a direct count,
+the self-contained HTML report, and the report in a real browser."""
+import base64
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import spacy
+from spacy.tokens import Doc
+
+from spacy_lstm_tagger import figures
+from spacy_lstm_tagger.__main__ import main
+from spacy_lstm_tagger.conllu import ewt_file
+from spacy_lstm_tagger.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.train import CONFIG_DIR, train
+
+from helpers import TOY_DATA
+
+# The toy sentences, one with words the toy model never saw, and one whose gold
+# tags the model cannot all get right, so that there are errors to count.
+GOLD = TOY_DATA + [
+    ("The cat ate that pizza".split(), "DET NN V DET NN".split()),
+    ("Everybody ate the dog".split(), "NN V V NN".split()),
+]
+EMBEDDED_PNG = re.compile(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
+
+
+def write_conllu(path, sentences):
+    lines = []
+    for words, tags in sentences:
+        lines += [f"{i}\t{w}\t_\t_\t{t}\t_\t_\t_\t_\t_" for i, (w, t) in enumerate(zip(words, tags), 1)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_evaluate(capsys, *args):
+    main(["evaluate", *map(str, args)])
+    return capsys.readouterr().out
+
+
+def direct_count(nlp, sentences, seen_words, tag):
+    """Accuracy, seen/unseen accuracy and one tag's F1, counted by hand."""
+    pairs = []  # (word, gold, predicted)
+    for words, gold in sentences:
+        doc = nlp(Doc(nlp.vocab, words=words))
+        pairs += [(w, g, t.tag_) for w, g, t in zip(words, gold, doc)]
+
+    def accuracy(rows):
+        return sum(g == p for _, g, p in rows) / len(rows)
+
+    tp = sum(g == p == tag for _, g, p in pairs)
+    fp = sum(p == tag != g for _, g, p in pairs)
+    fn = sum(g == tag != p for _, g, p in pairs)
+    return {
+        "accuracy": accuracy(pairs),
+        "seen": accuracy([r for r in pairs if r[0].lower() in seen_words]),
+        "unseen": accuracy([r for r in pairs if r[0].lower() not in seen_words]),
+        "n_unseen": sum(r[0].lower() not in seen_words for r in pairs),
+        "f1": 2 * tp / (2 * tp + fp + fn),
+    }
+
+
+def embedded_pngs(page):
+    images = dict(EMBEDDED_PNG.findall(page))
+    for alt, data in images.items():
+        assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n"), alt
+    return images
+
+
+def test_evaluate_toy_model_matches_a_direct_count(toy_pipeline, tmp_path, capsys):
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    out = run_evaluate(
+        capsys, toy_pipeline, gold, "--json", tmp_path / "r.json", "--report", tmp_path / "r.html"
+    )
+    report = json.loads((tmp_path / "r.json").read_text())
+    expected = direct_count(
+        spacy.load(toy_pipeline), GOLD, {w.lower() for words, _ in TOY_DATA for w in words}, "NN"
+    )
+    assert report["tokens"] == sum(len(words) for words, _ in GOLD)
+    assert report["accuracy"]["tag"] == pytest.approx(expected["accuracy"])
+    assert report["accuracy"]["tag"] < 1.0  # the errors are there to be counted
+    assert report["seen"]["seen"]["accuracy"] == pytest.approx(expected["seen"])
+    assert report["seen"]["unseen"]["accuracy"] == pytest.approx(expected["unseen"])
+    assert report["seen"]["unseen"]["tokens"] == expected["n_unseen"] == 2  # cat, pizza
+    nn = next(row for row in report["per_tag"] if row["tag"] == "NN")
+    assert nn["f1"] == pytest.approx(expected["f1"])
+    assert f"tag (XPOS) accuracy {expected['accuracy']:.4f}" in out
+    # "Everybody ate the dog": the gold says the/V, which the model calls DET.
+    assert {"word": "the", "gold": "V", "predicted": "DET"}.items() <= report["errors"][0].items()
+    assert report["errors"][0]["context"] == {"before": "Everybody ate", "word": "the", "after": "dog"}
+    page = (tmp_path / "r.html").read_text()
+    assert set(embedded_pngs(page)) == {
+        "accuracy by word group", "confusion heatmap", "reliability diagram",
+        "accuracy against the share of tokens kept",
+    }
+    assert "http" not in page  # nothing to fetch: it views offline
+
+
+def test_compare_counts_where_each_pipeline_wins(toy_pipeline, tmp_path, capsys):
+    # A rule tagger: "the" and "that" are DET, every other word NN.
+    other = spacy.blank("en")
+    ruler = other.add_pipe("attribute_ruler")
+    ruler.add([[{"TEXT": {"REGEX": ".*"}}]], {"TAG": "NN"})
+    ruler.add([[{"LOWER": {"IN": ["the", "that"]}}]], {"TAG": "DET"})
+    other.to_disk(tmp_path / "rules")
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    out = run_evaluate(capsys, toy_pipeline, gold, "--compare", tmp_path / "rules",
+                       "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    compare = json.loads((tmp_path / "r.json").read_text())["compare"]
+    ours = spacy.load(toy_pipeline)
+    only_ours = only_other = 0
+    for words, tags in GOLD:
+        for gold_tag, a, b in zip(tags, ours(Doc(ours.vocab, words=words)), other(Doc(other.vocab, words=words))):
+            only_ours += a.tag_ == gold_tag != b.tag_
+            only_other += b.tag_ == gold_tag != a.tag_
+    assert (compare["only_ours_right"], compare["only_other_right"]) == (only_ours, only_other)
+    assert only_ours > 0  # the verbs
+    v = next(row for row in compare["per_tag"] if row["tag"] == "V")
+    assert v["other_f1"] == 0.0 and v["only_other_right"] == 0
+    assert f"only ours right {only_ours:,} tokens, only theirs {only_other:,}" in out
+    assert "per-tag F1 of both" in embedded_pngs((tmp_path / "r.html").read_text())
+
+
+def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(figures, "plt", None)
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    out = run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    page = (tmp_path / "r.html").read_text()
+    assert "<img" not in page
+    assert 'Figures missing.</b> matplotlib is not installed' in page
+    assert page.count('pip install &quot;spacy-lstm-tagger[report]&quot;') >= 4
+    assert "tag (XPOS) accuracy" in out and json.loads((tmp_path / "r.json").read_text())["tokens"]
+
+
+def test_a_missing_gold_file_is_a_clear_error(toy_pipeline, tmp_path, run_python):
+    result = run_python(
+        "-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, tmp_path / "nope.conllu", check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: corpus file not found: {tmp_path / 'nope.conllu'}"
+
+
+def test_a_gold_corpus_without_tags_is_a_clear_error(toy_pipeline, tmp_path, run_python):
+    untagged = write_conllu(tmp_path / "untagged.conllu", [(words, ["_"] * len(words)) for words, _ in GOLD])
+    result = run_python("-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, untagged, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the gold corpus has no tagged tokens (4 sentences, no XPOS tags)"
+
+
+# A copy of the report with a probe put first: it records script errors and
+# each image's decoded width into the DOM, which --dump-dom then prints.
+PROBE = """<script>
+window.addEventListener("error", function (e) {
+  document.documentElement.setAttribute("data-errors",
+    (document.documentElement.getAttribute("data-errors") || "") + e.message + ";");
+});
+window.addEventListener("load", function () {
+  document.documentElement.setAttribute("data-image-widths",
+    Array.prototype.map.call(document.images, function (i) { return i.naturalWidth; }).join(","));
+});
+</script>"""
+
+
+def test_report_renders_in_headless_chromium(toy_pipeline, tmp_path, capsys):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed and could not be (.ci/run installs the "
+                    "system package: apt-get install chromium)")
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    (tmp_path / "probed.html").write_text(page.replace("<head>", "<head>" + PROBE, 1))
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+         "--dump-dom", (tmp_path / "probed.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr
+    root = re.search(r"<html[^>]*>", dom).group(0)  # where the probe wrote
+    assert "data-errors" not in root, root
+    widths = re.search(r'data-image-widths="([^"]*)"', root).group(1).split(",")
+    assert len(widths) == len(embedded_pngs(page)) == 4
+    assert all(int(w) > 100 for w in widths), widths  # every picture decoded
+    # The sorting script ran to its end on the table that has it.
+    assert dom.count('data-sortable="ready"') == 1
+
+
+@pytest.mark.slow
+def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
+    # A small model trained briefly on 300 sentences: far from good, which
+    # leaves plenty of errors and unseen words to count.
+    nlp = spacy.blank("en")
+    train_docs = read_docs(ewt_file("train", ewt), nlp.vocab)[:300]
+    dev_docs = read_docs(ewt_file("dev", ewt), nlp.vocab)[:150]
+    write_docbin(train_docs, tmp_path / "train.spacy")
+    write_docbin(dev_docs, tmp_path / "dev.spacy")
+    # The toy config's small model and high learning rate, with UPOS as for EWT.
+    best = train(CONFIG_DIR / "toy.cfg", tmp_path / "out", tmp_path / "train.spacy",
+                 tmp_path / "dev.spacy", epochs=3, seed=0, log=lambda _: None,
+                 overrides={"components.lstm_tagger.predict_pos": True})
+    run_evaluate(capsys, best, tmp_path / "dev.spacy", "--training", tmp_path / "out",
+                 "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    report = json.loads((tmp_path / "r.json").read_text())
+
+    gold = [([t.text for t in doc], [t.tag_ for t in doc]) for doc in dev_docs]
+    training_words = {t.text.lower() for doc in train_docs for t in doc}
+    expected = direct_count(spacy.load(best), gold, training_words, "NN")
+    assert 0.3 < report["accuracy"]["tag"] < 0.95
+    assert report["accuracy"]["tag"] == pytest.approx(expected["accuracy"])
+    assert report["seen"]["seen"]["accuracy"] == pytest.approx(expected["seen"])
+    assert report["seen"]["unseen"]["accuracy"] == pytest.approx(expected["unseen"])
+    assert report["seen"]["unseen"]["tokens"] == expected["n_unseen"]
+    nn = next(row for row in report["per_tag"] if row["tag"] == "NN")
+    assert nn["f1"] == pytest.approx(expected["f1"])
+    assert report["frequency_bands"][0]["band"] == "0"  # counted in the training corpus
+    assert report["frequency_bands"][0]["tokens"] == expected["n_unseen"]
+    assert len(report["training"]) == 3
+    assert set(embedded_pngs((tmp_path / "r.html").read_text())) == {
+        "accuracy by word group", "confusion heatmap", "reliability diagram",
+        "accuracy against the share of tokens kept", "training curves",
+    }
