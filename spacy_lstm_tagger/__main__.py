@@ -110,5 +110,5 @@ def _first_sentence(treebank) -> str:
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ImportError, ValueError) as err:
         sys.exit(f"error: {err}")

@@ -21,7 +21,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar, Union
 
 import spacy
 from spacy.language import Language
@@ -31,9 +31,11 @@ from tqdm import tqdm
 from .confidence import TAG_PROB, TAG_TOP_K
 
 PathLike = Union[str, Path]
+Document = TypeVar("Document")  # what BadLinePolicy passes on: a text, or a record
 INPUT_FORMATS = ("text", "jsonl")
 OUTPUT_FORMATS = ("jsonl", "conllu")
 ON_ERROR = ("skip", "stop")
+ENGINES = ("local", "ray")
 STDIO = "-"
 PARTIAL = ".partial"  # suffix of an output that is not complete yet
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -176,7 +178,7 @@ def tag_file(
     output_format = output_format or format_of(output_path, OUTPUT_FORMATS, "jsonl")
     check_options(batch_size, n_process, input_format, output_format, on_error)
     check_paths(input_path, output_path, resume)
-    write_doc = write_conllu if output_format == "conllu" else write_jsonl
+    write_doc = WRITERS[output_format]
     policy = BadLinePolicy(on_error, warn or _warn)
     stats = TagStats()
     start = time.perf_counter()
@@ -217,7 +219,8 @@ def _warn(message: str) -> None:
 
 class BadLinePolicy:
     """Turns (line number, text or Problem) into the (text, line number) pairs
-    to tag: a Problem is reported and skipped (and counted), or ends the input
+    to tag (any other document than a text too, such as an engine's tagged
+    record, passes as a text does): a Problem is reported and skipped (and counted), or ends the input
     ("stop"), keeping its message in `stopped_by`. An input that cannot be read
     on ends there too, keeping the TagIOError in `read_error`, so that the
     lines read before it are still tagged."""
@@ -231,10 +234,10 @@ class BadLinePolicy:
 
     def texts(
         self,
-        documents: Iterable[Tuple[int, Union[str, Problem]]],
+        documents: Iterable[Tuple[int, Union[Document, Problem]]],
         after_line: int = 0,
         stop: Callable[[], Optional[str]] = lambda: None,
-    ) -> Iterator[Tuple[str, int]]:
+    ) -> Iterator[Tuple[Document, int]]:
         """after_line: pass over the lines up to this one (done by an earlier run).
         stop: ends the input when it returns something (a signal's name)."""
         try:
@@ -243,7 +246,7 @@ class BadLinePolicy:
                     return
                 if line_number <= after_line:
                     continue
-                if isinstance(text, str):
+                if not isinstance(text, Problem):
                     yield text, line_number
                     continue
                 message = f"line {line_number}: {text.problem}"
@@ -397,6 +400,9 @@ def conllu_sentences(doc: Doc, line_number: int) -> str:
 
 def write_conllu(out: IO[str], doc: Doc, line_number: int) -> None:
     out.write(conllu_sentences(doc, line_number))
+
+
+WRITERS = {"jsonl": write_jsonl, "conllu": write_conllu}  # by output format
 
 
 @contextmanager
@@ -600,6 +606,13 @@ def add_tag_command(commands: argparse._SubParsersAction) -> None:
         help="continue an interrupted run: keep OUTPUT.partial's documents and tag the lines after them",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local: nlp.pipe in this process (default); ray: on a Ray cluster, INPUT a file, "
+        "folder or glob of shards, OUTPUT a folder of shards and manifest.json",
+    )
+    p.add_argument("--address", help="with --engine ray: the cluster to join (default: start one here)")
+    p.add_argument("--workers", type=int, help="with --engine ray: tagging actors (default: one per CPU)")
 
 
 # Exit status after a signal, as a shell reports it: 128 + the signal's number.
@@ -607,6 +620,12 @@ SIGNAL_EXIT = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
 
 
 def run_tag_command(args: argparse.Namespace) -> None:
+    if args.engine == "ray":
+        from .ray_tag import run_ray_tag_command  # Ray is an optional extra
+
+        return run_ray_tag_command(args)
+    if args.address or args.workers:
+        raise ValueError("--address and --workers need --engine ray")
     try:
         stats = tag_command(args)
     except KeyboardInterrupt:  # before tagging began, or a second Ctrl-C
