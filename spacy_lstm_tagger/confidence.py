@@ -15,8 +15,6 @@ from spacy.attrs import IDX
 from spacy.tokens import Doc, Token
 from thinc.types import Floats2d, Ints1d
 
-from .calibration import scale
-
 TAG_PROB = "tag_prob"
 TAG_TOP_K = "tag_top_k"
 
@@ -41,7 +39,6 @@ def set_confidences(
     best: Ints1d,
     labels: Sequence[str],
     top_k: int,
-    temperature: float = 1.0,
 ) -> None:
     """Store each token's probability of its predicted tag and, if top_k > 0,
     its top_k tags with their probabilities.
@@ -51,10 +48,7 @@ def set_confidences(
     best (Ints1d): the predicted tag's column for each token.
     labels (Sequence[str]): the tag of each column.
     top_k (int): how many tags to keep per token; 0 for none.
-    temperature (float): divides the scores first (calibration.py); the
-        predicted tag stays the most likely one.
     """
-    tag_log_probs = scale(tag_log_probs, temperature)
     idxs = doc.to_array(IDX).tolist()  # character offsets, without Token objects
     chosen = numpy.exp(tag_log_probs[numpy.arange(len(best)), best])
     doc.user_data.update(zip([_key(TAG_PROB, i) for i in idxs], chosen.tolist()))

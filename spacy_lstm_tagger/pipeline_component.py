@@ -22,6 +22,7 @@ from spacy.attrs import POS, TAG
 from thinc.api import Model
 from thinc.types import Floats2d
 
+from .calibration import scale
 from .confidence import register_extensions, set_confidences
 from .model import ModelFileError, ModelSettings, TaggerModel, rate_problems
 from .threads import limit_threads_after_fork
@@ -209,14 +210,16 @@ class LSTMTagger(TrainablePipe):
         if self.predict_pos:
             columns.append(pos_ids[flat[:, n_tags:].argmax(axis=1)])
         values = numpy.stack(columns, axis=1)
+        # Calibrated probabilities (calibration.py), once for the batch; the
+        # predicted tag stays the most likely one.
+        tag_log_probs = scale(flat[:, :n_tags], self.cfg["tag_temperature"])
         end = 0
         for doc in docs:
             start, end = end, end + len(doc)
             if start == end:
                 continue
             set_confidences(
-                doc, flat[start:end, :n_tags], best[start:end], self.labels, self.top_k,
-                self.cfg["tag_temperature"],
+                doc, tag_log_probs[start:end], best[start:end], self.labels, self.top_k
             )
             doc_values = values[start:end]
             if not self.overwrite:

@@ -30,12 +30,18 @@ def all_scores(nlp, texts=TOY_TEXTS):
     return nlp.get_pipe("lstm_tagger").predict([nlp.make_doc(text) for text in texts])
 
 
-@pytest.mark.parametrize("factory", ["tagger", "lstm_tagger"])
-def test_initialize_from_added_labels_alone(factory):
+def with_added_labels(factory):
+    """A blank pipeline with one `factory` component that knows TOY_LABELS."""
     nlp = spacy.blank("en")
     tagger = nlp.add_pipe(factory)
     for label in TOY_LABELS:
         tagger.add_label(label)
+    return nlp, tagger
+
+
+@pytest.mark.parametrize("factory", ["tagger", "lstm_tagger"])
+def test_initialize_from_added_labels_alone(factory):
+    nlp, tagger = with_added_labels(factory)
     nlp.initialize()
     assert tagger.labels == TOY_LABELS
     # Untrained, from characters and the unknown word, but it tags.
@@ -45,10 +51,7 @@ def test_initialize_from_added_labels_alone(factory):
 
 @pytest.mark.parametrize("factory", ["tagger", "lstm_tagger"])
 def test_training_on_examples_without_any_tags(factory):
-    nlp = spacy.blank("en")
-    tagger = nlp.add_pipe(factory)
-    for label in TOY_LABELS:
-        tagger.add_label(label)
+    nlp, tagger = with_added_labels(factory)
     examples = [
         Example.from_dict(nlp.make_doc(""), {}),
         Example.from_dict(nlp.make_doc("Some words here"), {"tags": []}),
