@@ -11,7 +11,8 @@ from .conllu import ewt_dir, read_conllu
 from .corpus import TOY_CORPUS, read_docs, write_docbin
 from .report import add_evaluate_command, run_evaluate_command
 from .tag import add_tag_command, run_tag_command
-from .train import CONFIG_DIR, default_path, show_tags, train
+from .distill import configured_teachers, train_distilled
+from .train import CONFIG_DIR, default_path, show_tags
 from .ud import find_treebank, train_ud
 
 
@@ -36,6 +37,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     p_train.add_argument("--resume", action="store_true", help="continue from OUTPUT/model-last")
     p_train.add_argument(
         "--max-minutes", type=float, help="stop after the epoch that reaches this wall time"
+    )
+    p_train.add_argument(
+        "--teachers",
+        type=int,
+        metavar="N",
+        help="first train N taggers and distill their ensemble into the final one "
+        "(default: the config's [distillation] teachers, else 0)",
     )
     treebank_source = p_train.add_mutually_exclusive_group()
     treebank_source.add_argument(
@@ -73,6 +81,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         options = dict(
             epochs=args.epochs, seed=args.seed, resume=args.resume, max_minutes=args.max_minutes
         )
+        if args.teachers is not None and args.teachers < 0:
+            parser.error("--teachers must be 0 or more")
         if ud_dir is not None:
             if args.train or args.dev:
                 parser.error("--train and --dev do not go with --ud or --ewt")
@@ -80,13 +90,17 @@ def main(argv: Optional[List[str]] = None) -> None:
             default_output = "training/ewt" if args.ewt is not None else f"training/{treebank.prefix}"
             # EWT keeps its own tuned config (40 epochs); other treebanks get configs/ud.cfg.
             config = args.config or (CONFIG_DIR / "ewt.cfg" if args.ewt is not None else None)
-            best = train_ud(ud_dir, args.output or Path(default_output), config=config, **options)
+            best = train_ud(
+                ud_dir, args.output or Path(default_output), config=config,
+                teachers=args.teachers, **options,
+            )
             show = _first_sentence(treebank) if args.show is None else args.show
         else:
             config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")
             train_path = args.train or default_path(TOY_CORPUS, "the toy corpus")
             output = args.output or Path("training/toy")
-            best = train(config, output, train_path, args.dev, **options)
+            teachers = configured_teachers(config) if args.teachers is None else args.teachers
+            best = train_distilled(config, output, train_path, args.dev, teachers=teachers, **options)
             show = "The dog ate the apple" if args.show is None else args.show
         if show:
             show_tags(spacy.load(best), show)

@@ -88,8 +88,9 @@ def read_docs(path: PathLike, vocab: Vocab) -> List[Doc]:
 
 
 def write_docbin(docs: Iterable[Doc], path: PathLike) -> int:
-    """Save Docs as a .spacy DocBin (what `spacy train` reads). RETURNS: Doc count."""
-    doc_bin = DocBin(attrs=["ORTH", "SPACY", "TAG", "POS"], store_user_data=False)
+    """Save Docs as a .spacy DocBin (what `spacy train` reads), with their
+    user_data (a teacher's soft targets, distill.py). RETURNS: Doc count."""
+    doc_bin = DocBin(attrs=["ORTH", "SPACY", "TAG", "POS"], store_user_data=True)
     for doc in docs:
         doc_bin.add(doc)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

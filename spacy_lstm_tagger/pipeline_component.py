@@ -24,6 +24,7 @@ from thinc.types import Floats2d
 
 from .calibration import scale
 from .confidence import register_extensions, set_confidences
+from .distill import soft_targets
 from .model import ModelFileError, ModelSettings, TaggerModel, rate_problems
 from .threads import limit_threads_after_fork
 
@@ -59,6 +60,7 @@ def make_tagger_scorer() -> Callable:
         "predict_pos": False,
         "top_k": 0,
         "label_smoothing": 0.0,
+        "teacher_weight": 0.5,
         "neg_prefix": "!",
         "scorer": {"@scorers": "spacy_lstm_tagger.tagger_scorer.v1"},
     },
@@ -72,6 +74,7 @@ def make_lstm_tagger(
     predict_pos: bool,
     top_k: int,
     label_smoothing: float,
+    teacher_weight: float,
     neg_prefix: str,
     scorer: Optional[Callable],
 ) -> "LSTMTagger":
@@ -85,13 +88,16 @@ def make_lstm_tagger(
         probabilities in `token._.tag_top_k`; 0 for none.
     label_smoothing (float): share of the gold label's probability that the
         training target spreads over the other labels, as in spaCy's tagger.
+    teacher_weight (float): share of the training target that comes from a
+        teacher's distribution, where the training Docs carry one (distill.py).
     neg_prefix (str): a gold tag of this prefix and a label ("!NN") says the
         token is not that label.
     scorer (Optional[Callable]): scores `tag_acc` (and `pos_acc`).
     """
     return LSTMTagger(
         nlp.vocab, model, name, overwrite=overwrite, predict_pos=predict_pos, top_k=top_k,
-        label_smoothing=label_smoothing, neg_prefix=neg_prefix, scorer=scorer,
+        label_smoothing=label_smoothing, teacher_weight=teacher_weight,
+        neg_prefix=neg_prefix, scorer=scorer,
     )
 
 
@@ -108,6 +114,7 @@ class LSTMTagger(TrainablePipe):
         predict_pos: bool = False,
         top_k: int = 0,
         label_smoothing: float = 0.0,
+        teacher_weight: float = 0.5,
         neg_prefix: str = "!",
         scorer: Optional[Callable] = score_tagger,
     ):
@@ -117,6 +124,7 @@ class LSTMTagger(TrainablePipe):
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
             problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
         problems.extend(rate_problems("label_smoothing", label_smoothing))
+        problems.extend(rate_problems("teacher_weight", teacher_weight))
         if not isinstance(neg_prefix, str):
             problems.append(f"neg_prefix={neg_prefix!r} is not a string")
         if problems:
@@ -131,6 +139,7 @@ class LSTMTagger(TrainablePipe):
         self.predict_pos = predict_pos
         self.top_k = top_k
         self.label_smoothing = label_smoothing
+        self.teacher_weight = teacher_weight
         self.neg_prefix = neg_prefix
         self.scorer = scorer
         register_extensions()
@@ -286,6 +295,11 @@ class LSTMTagger(TrainablePipe):
                 other = smoothing / max(1, n_labels - 1)
                 target = xp.full((int(positive.sum()), n_labels), other, dtype="f")
                 target[xp.arange(len(target)), columns[positive]] = 1.0 - smoothing
+                taught = self._teacher_targets(examples, attr, labels)
+                if taught is not None:
+                    teacher, has_teacher = (xp.asarray(a)[rows[positive]] for a in taught)
+                    weight = self.teacher_weight * has_teacher[:, None]
+                    target = (1.0 - weight) * target + weight * teacher
                 loss += float(-(target * log_probs[rows[positive]]).sum()) / n_rows
                 d_log_probs[rows[positive]] = -target / n_rows
             if negative.any():
@@ -323,6 +337,30 @@ class LSTMTagger(TrainablePipe):
             numpy.array(columns, dtype="int64"),
             numpy.array(negative, dtype="bool"),
         )
+
+    def _teacher_targets(self, examples: List[Example], attr: str, labels: Sequence[str]):
+        """The teacher's distributions for every flat token row and whether a row
+        has one, or None when no example carries any (or teacher_weight is 0).
+        Only examples whose tokens are the reference's own can use them."""
+        if not self.teacher_weight:
+            return None
+        found = []
+        for eg in examples:
+            same_tokens = [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+            where = f"[{self.name}] example {eg.reference.text[:60]!r}"
+            probs = soft_targets(eg.reference, attr, labels, where) if same_tokens else None
+            found.append(probs)
+        if all(probs is None for probs in found):
+            return None
+        teacher = numpy.zeros((sum(len(eg.predicted) for eg in examples), len(labels)), dtype="f")
+        has_teacher = numpy.zeros(len(teacher), dtype="f")
+        start = 0
+        for eg, probs in zip(examples, found):
+            if probs is not None:
+                teacher[start : start + len(probs)] = probs
+                has_teacher[start : start + len(probs)] = probs.sum(axis=1) > 0
+            start += len(eg.predicted)
+        return teacher, has_teacher
 
     def _split_negation(self, gold: str) -> Tuple[str, bool]:
         # The prefix alone is a tag of its own (VTB has "!"), not a negated "".

@@ -20,7 +20,8 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .corpus import read_docs, write_docbin
-from .train import CONFIG_DIR, train
+from .distill import configured_teachers, train_distilled
+from .train import CONFIG_DIR
 
 PathLike = Union[str, Path]
 DATA_ENV_VAR = "UD_DATA_DIR"  # a folder of treebank folders (tests and benchmark)
@@ -254,20 +255,23 @@ def train_ud(
     seed: Optional[int] = None,
     resume: bool = False,
     max_minutes: Optional[float] = None,
+    teachers: Optional[int] = None,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Train a tagger on the UD treebank in `folder` (see `prepare`), with
-    configs/ud.cfg unless `config` is given. RETURNS (Path): model-best."""
+    configs/ud.cfg unless `config` is given, distilled from `teachers` taggers
+    (default: the config's [distillation] teachers). RETURNS (Path): model-best."""
     output_dir = Path(output_dir)
     treebank = find_treebank(folder)
     config_path, train_path, dev_path, meta = prepare(
         treebank, config or CONFIG_DIR / "ud.cfg", output_dir, epochs, log
     )
-    return train(
+    return train_distilled(
         config_path,
         output_dir,
         train_path,
         dev_path,
+        teachers=configured_teachers(config_path) if teachers is None else teachers,
         epochs=epochs,
         seed=seed,
         resume=resume,
