@@ -70,10 +70,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--spacy-train-seconds", type=float, metavar="S", help="its training wall time")
     add("--peak-memory", type=Path, metavar="PIPELINE",
         help="(internal) tag the split once with PIPELINE and print its peak RSS")
+    add("--profile", action="store_true",
+        help="instead of the table: where --ours spends its time in nlp.pipe "
+        "(cProfile, and torch.profiler for the network)")
     args = parser.parse_args(argv)
     if args.treebank:
         if any(len(row) not in (3, 4) for row in args.treebank):
             parser.error("--treebank takes DIR OURS SPACY [SPACY_TRAIN_SECONDS]")
+    elif args.profile:
+        if args.ours is None:
+            parser.error("--profile needs --ours")
     elif args.peak_memory is None and (args.ours is None or args.spacy is None):
         parser.error("--ours and --spacy are both required")
     if args.rounds < 1 or args.threads < 1 or args.batch_size < 1:
@@ -354,6 +360,58 @@ def per_language(args: argparse.Namespace) -> None:
     print_report(args, notes, header, rows)
 
 
+def profile(args: argparse.Namespace) -> None:
+    """Print where `nlp.pipe` of --ours spends its time: a cProfile of one pass
+    over the split, as the cumulative time of its main parts, then
+    torch.profiler's operators for another pass."""
+    import cProfile
+    import pstats
+
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    from spacy_lstm_tagger import confidence, featurize, network, pipeline_component
+
+    tagger = pipeline_component.LSTMTagger
+    # (part, what it is made of); indented parts are inside the part above them.
+    parts = [
+        ("predict", [tagger.predict]),
+        ("  featurize (Docs -> index arrays)", [featurize.cut_segments, featurize.featurize]),
+        ("  network forward", [network.BiLSTMTagger.forward]),
+        ("    torch.lstm", ["<built-in method torch.lstm>"]),
+        ("    char CNN's conv1d", ["<built-in method torch.conv1d>"]),
+        ("set_annotations", [tagger.set_annotations]),
+        ("  set_confidences (tag_prob)", [confidence.set_confidences]),
+        ("  Doc.from_array", ["from_array"]),
+    ]
+    path, gold = read_gold(args)
+    sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+    nlp = load(args.ours)
+    tag(nlp, sentences, args.batch_size)  # warm-up
+    docs = fresh_docs(nlp, sentences)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(lambda: list(nlp.pipe(docs, batch_size=args.batch_size)))
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (.., cumulative, ..)
+
+    def seconds(members: list) -> float:
+        keys = {m if isinstance(m, str) else
+                (m.__code__.co_filename, m.__code__.co_firstlineno, m.__code__.co_name)
+                for m in members}
+        return sum(v[3] for k, v in stats.items() if k in keys or k[2] in keys)
+
+    rows = [[name, f"{seconds(m):.3f}", f"{100 * seconds(m) / total:.0f}%"] for name, m in parts]
+    rest = total - seconds([tagger.predict, tagger.set_annotations])
+    rows.append(["rest (spaCy's nlp.pipe, batching)", f"{rest:.3f}", f"{100 * rest / total:.0f}%"])
+    n_words = sum(len(words) for words, _ in sentences)
+    print(f"{path.name}: {n_words} words, {args.threads} thread(s), batch size "
+          f"{args.batch_size}: nlp.pipe {total:.3f} s under cProfile")
+    print(_markdown(["part of nlp.pipe", "seconds", "share"], rows))
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        list(nlp.pipe(fresh_docs(nlp, sentences), batch_size=args.batch_size))
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 def _fmt(value: Optional[float], spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
@@ -383,10 +441,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     for var in THREAD_ENV_VARS:
         os.environ[var] = str(args.threads)
-    if args.peak_memory is not None or args.treebank:
+    if args.peak_memory is not None or args.treebank or args.profile:
         limit_threads(args.threads)
         if args.peak_memory is not None:
             peak_memory(args)
+        elif args.profile:
+            profile(args)
         else:
             per_language(args)
         return
