@@ -151,7 +151,7 @@ class Batch:
     lengths: numpy.ndarray  # (S,) tokens per row
     word_ids: numpy.ndarray  # (S, T) word table rows
     type_ids: numpy.ndarray  # (S, T) row of type_chars for each token
-    type_chars: numpy.ndarray  # (U, L) character rows of each distinct word
+    type_chars: numpy.ndarray  # (U, L) character rows of each distinct word, by length
 
 
 def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int) -> Batch:
@@ -167,16 +167,24 @@ def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int)
     distinct, type_of_token = numpy.unique(flat, return_inverse=True)
     strings = segments[0].strings if segments else None
     texts = [""] + [strings[orth] for orth in distinct.tolist()]  # type 0 pads
+    clipped = [clip_word(text, max_word_chars) for text in texts]
+    n_chars = numpy.fromiter(map(len, clipped), dtype="int64", count=len(clipped))
+    # Types by length, so that the network's character CNN takes each length in
+    # one slice; type 0 (length 0) stays first.
+    by_length = numpy.argsort(n_chars, kind="stable")
+    type_of_old = numpy.empty_like(by_length)
+    type_of_old[by_length] = numpy.arange(len(by_length))
+    texts = [texts[i] for i in by_length]
+    clipped = [clipped[i] for i in by_length]
+    n_chars = n_chars[by_length]
     word_of_type = numpy.array(
         [PAD] + [tables.word_index.get(word_key(t), UNKNOWN) for t in texts[1:]],
         dtype="int64",
     )
     is_token = numpy.arange(shape[1]) < lengths[:, None]
     type_ids = numpy.zeros(shape, dtype="int64")
-    type_ids[is_token] = type_of_token.reshape(-1) + 1
+    type_ids[is_token] = type_of_old[type_of_token.reshape(-1) + 1]
     word_ids = word_of_type[type_ids]
-    clipped = [clip_word(text, max_word_chars) for text in texts]
-    n_chars = numpy.fromiter(map(len, clipped), dtype="int64", count=len(clipped))
     type_chars = numpy.full((len(clipped), max(1, int(n_chars.max()))), PAD, dtype="int64")
     # Row-major order of the mask is the order of the joined characters.
     type_chars[numpy.arange(type_chars.shape[1]) < n_chars[:, None]] = tables.char_rows(

@@ -128,14 +128,7 @@ class BiLSTMTagger(nn.Module):
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
         # Character features once per distinct word, then gathered for every token.
-        chars = self.char_embed(type_chars).transpose(1, 2)
-        char_features = torch.relu(self.char_cnn(chars))
-        # Past a word's end there is only padding, whose length depends on the
-        # batch: zero it (no loss for the max over ReLU outputs, all >= 0) so
-        # that a word's features never depend on its neighbours in the batch.
-        char_features = char_features.masked_fill((type_chars == PAD)[:, None, :], 0.0)
-        char_features = char_features.max(dim=2).values
-        tokens = torch.cat([self.word_embed(word_ids), char_features[type_ids]], dim=2)
+        tokens = torch.cat([self.word_embed(word_ids), self.char_features(type_chars)[type_ids]], dim=2)
         tokens = functional.dropout(tokens, self.dropout, train)
         # Rows of similar length share a group, so little work goes into padding.
         hidden = []
@@ -155,6 +148,30 @@ class BiLSTMTagger(nn.Module):
         if self.pos_head is not None:
             scores.append(torch.log_softmax(self.pos_head(hidden), dim=-1))
         return torch.cat(scores, dim=-1)
+
+    def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
+        """type_chars (U, L): character rows of each word, PAD after its end ->
+        (U, char_features): the maximum over the word's characters of the CNN's
+        ReLU outputs (zero for a word without characters).
+
+        The words of each length go through the CNN together, without padding:
+        no work goes into padding, and a word's features never depend on the
+        other words of its batch. Rows sorted by length (as `featurize` gives
+        them) make one CNN call per length.
+        """
+        n_chars = (type_chars != PAD).sum(dim=1)
+        lengths, counts = torch.unique_consecutive(n_chars, return_counts=True)
+        features, start = [], 0
+        for length, count in zip(lengths.tolist(), counts.tolist()):
+            words = type_chars[start : start + count, :length]
+            start += count
+            if length == 0:
+                features.append(self.char_cnn.bias.new_zeros((count, self.shape.char_features)))
+                continue
+            chars = self.char_embed(words).transpose(1, 2)
+            # relu(max) is max(relu), on (count, features) instead of every character.
+            features.append(torch.relu(self.char_cnn(chars).max(dim=2).values))
+        return torch.cat(features)
 
 
 class BiLSTM(nn.Module):
