@@ -150,9 +150,9 @@ def tag(nlp, sentences: List[Sentence], batch_size: int, n_process: int = 1) -> 
 
 
 def predicts_pos(nlp) -> bool:
-    """Whether an lstm_tagger of the pipeline predicts UPOS (cfg predict_pos)."""
+    """Whether an lstm_tagger of the pipeline predicts UPOS (its predict_pos setting)."""
     return any(
-        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.cfg.get("predict_pos")
+        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.predict_pos
         for name, pipe in nlp.pipeline
     )
 
