@@ -172,8 +172,8 @@ def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int)
     # Types by length, so that the network's character CNN takes each length in
     # one slice; type 0 (length 0) stays first.
     by_length = numpy.argsort(n_chars, kind="stable")
-    type_of_old = numpy.empty_like(by_length)
-    type_of_old[by_length] = numpy.arange(len(by_length))
+    new_type = numpy.empty_like(by_length)  # of each type in numpy.unique's order
+    new_type[by_length] = numpy.arange(len(by_length))
     texts = [texts[i] for i in by_length]
     clipped = [clipped[i] for i in by_length]
     n_chars = n_chars[by_length]
@@ -183,7 +183,7 @@ def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int)
     )
     is_token = numpy.arange(shape[1]) < lengths[:, None]
     type_ids = numpy.zeros(shape, dtype="int64")
-    type_ids[is_token] = type_of_old[type_of_token.reshape(-1) + 1]
+    type_ids[is_token] = new_type[type_of_token.reshape(-1) + 1]
     word_ids = word_of_type[type_ids]
     type_chars = numpy.full((len(clipped), max(1, int(n_chars.max()))), PAD, dtype="int64")
     # Row-major order of the mask is the order of the joined characters.

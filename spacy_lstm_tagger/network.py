@@ -128,7 +128,8 @@ class BiLSTMTagger(nn.Module):
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
         # Character features once per distinct word, then gathered for every token.
-        tokens = torch.cat([self.word_embed(word_ids), self.char_features(type_chars)[type_ids]], dim=2)
+        char_features = self.char_features(type_chars)[type_ids]
+        tokens = torch.cat([self.word_embed(word_ids), char_features], dim=2)
         tokens = functional.dropout(tokens, self.dropout, train)
         # Rows of similar length share a group, so little work goes into padding.
         hidden = []
