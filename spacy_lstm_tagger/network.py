@@ -7,7 +7,7 @@ length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
 """
 from dataclasses import dataclass, fields
-from typing import List
+from typing import Callable, List, Optional
 
 import torch
 from torch import nn
@@ -112,6 +112,7 @@ class BiLSTMTagger(nn.Module):
         lengths: torch.Tensor,
         group_size: int,
         train: bool = False,
+        lstm: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
     ) -> torch.Tensor:
         """word_ids (S, T): word table rows of each sentence (segment), PAD after
             its end; rows sorted by length.
@@ -120,6 +121,8 @@ class BiLSTMTagger(nn.Module):
         lengths (S,): tokens in each row, on the CPU.
         group_size (int): rows that go through the LSTM together.
         train (bool): apply dropout and word dropout.
+        lstm: (rows, lengths) -> hidden, in place of `self.bilstm` when not
+            training (the ONNX Runtime engine).
         RETURNS (N, n_tags + n_pos): for each token, row by row, log-probabilities
             of the tags, then of the UPOS labels, each normalised on its own.
         """
@@ -138,9 +141,11 @@ class BiLSTMTagger(nn.Module):
             n_cols = int(group_lengths.max())
             if n_cols == 0:
                 continue
-            group = self.bilstm(
-                tokens[start : start + group_size, :n_cols], group_lengths, self.dropout, train
-            )
+            rows = tokens[start : start + group_size, :n_cols]
+            if lstm is None or train:
+                group = self.bilstm(rows, group_lengths, self.dropout, train)
+            else:
+                group = lstm(rows, group_lengths)
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
             return tokens.new_zeros((0, self.shape.n_tags + self.shape.n_pos))
