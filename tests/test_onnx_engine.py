@@ -3,7 +3,7 @@ import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc
-from thinc.api import fix_random_seed
+from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger import onnx_engine
 from spacy_lstm_tagger.conllu import ewt_file
@@ -45,6 +45,24 @@ def test_onnx_runs_every_layer_of_a_deeper_lstm():
     onnx_tags, onnx_probs = tags_and_probs(onnx_nlp, texts)
     assert onnx_tags == torch_tags
     numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_onnx_follows_the_weights_as_they_train():
+    pytest.importorskip("onnxruntime")
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "engine": "onnx"}})
+    examples = toy_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    untrained = tags_and_probs(nlp, TOY_TEXTS)  # builds a session of the first weights
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    trained = tags_and_probs(nlp, TOY_TEXTS)
+    assert trained[0] == TOY_TAGS and not numpy.allclose(trained[1], untrained[1])
+    on_torch = spacy.blank("en")
+    on_torch.add_pipe("lstm_tagger", config={"model": SMALL_MODEL})
+    on_torch.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
+    numpy.testing.assert_allclose(trained[1], tags_and_probs(on_torch, TOY_TEXTS)[1], atol=1e-4)
 
 
 def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkeypatch):
