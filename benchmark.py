@@ -4,6 +4,9 @@ pipelines in one process, on the same gold-tokenized UD split, in one table.
     python benchmark.py --ours training/ewt-lstm/model-best \
         --spacy training/spacy-tagger/model-best --split test --markdown
 
+`--n-process N` adds columns for nlp.pipe(n_process=N), and `--profile` prints
+where our tagger spends its time instead of the table.
+
 Per language, one row per UD treebank (UPOS, and XPOS where the treebank has
 real XPOS, against spaCy's morphologizer and tagger):
 
@@ -65,19 +68,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--rounds", type=int, default=7, metavar="N", help="timed rounds after the warm-up")
     add("--threads", type=int, default=2, metavar="N", help="torch and BLAS threads")
     add("--batch-size", type=int, default=128, metavar="N", help="nlp.pipe batch size")
+    add("--n-process", type=int, default=1, metavar="N",
+        help="also time both pipelines with nlp.pipe(n_process=N): two more columns")
     add("--markdown", action="store_true", help="print a markdown table")
     add("--ours-train-seconds", type=float, metavar="S", help="its training wall time")
     add("--spacy-train-seconds", type=float, metavar="S", help="its training wall time")
     add("--peak-memory", type=Path, metavar="PIPELINE",
         help="(internal) tag the split once with PIPELINE and print its peak RSS")
+    add("--profile", action="store_true",
+        help="instead of the table: where --ours spends its time in nlp.pipe "
+        "(cProfile, and torch.profiler for the network)")
     args = parser.parse_args(argv)
     if args.treebank:
         if any(len(row) not in (3, 4) for row in args.treebank):
             parser.error("--treebank takes DIR OURS SPACY [SPACY_TRAIN_SECONDS]")
+    elif args.profile:
+        if args.ours is None:
+            parser.error("--profile needs --ours")
     elif args.peak_memory is None and (args.ours is None or args.spacy is None):
         parser.error("--ours and --spacy are both required")
-    if args.rounds < 1 or args.threads < 1 or args.batch_size < 1:
-        parser.error("--rounds, --threads and --batch-size must be at least 1")
+    if min(args.rounds, args.threads, args.batch_size, args.n_process) < 1:
+        parser.error("--rounds, --threads, --batch-size and --n-process must be at least 1")
     return args
 
 
@@ -126,21 +137,22 @@ def fresh_docs(nlp, sentences: List[Sentence]) -> list:
     return [Doc(nlp.vocab, words=words, spaces=spaces) for words, spaces in sentences]
 
 
-def tag(nlp, sentences: List[Sentence], batch_size: int) -> Tuple[list, float]:
+def tag(nlp, sentences: List[Sentence], batch_size: int, n_process: int = 1) -> Tuple[list, float]:
     """Tag fresh copies of the sentences. RETURNS (Tuple[List[Doc], float]):
-    the tagged Docs and the seconds spent in nlp.pipe (copying excluded).
+    the tagged Docs and the seconds spent in nlp.pipe (copying excluded; with
+    n_process > 1, starting the workers and sending the Docs both ways included).
     """
     docs = fresh_docs(nlp, sentences)
     gc.collect()
     start = time.perf_counter()
-    tagged = list(nlp.pipe(docs, batch_size=batch_size))
+    tagged = list(nlp.pipe(docs, batch_size=batch_size, n_process=n_process))
     return tagged, time.perf_counter() - start
 
 
 def predicts_pos(nlp) -> bool:
-    """Whether an lstm_tagger of the pipeline predicts UPOS (cfg predict_pos)."""
+    """Whether an lstm_tagger of the pipeline predicts UPOS (its predict_pos setting)."""
     return any(
-        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.cfg.get("predict_pos")
+        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.predict_pos
         for name, pipe in nlp.pipeline
     )
 
@@ -226,16 +238,19 @@ def machine() -> str:
     )
 
 
-def interleaved_speeds(args: argparse.Namespace, nlps: dict, sentences: List[Sentence]):
-    """Words/s of "ours" and "spacy" in args.rounds rounds, the order alternating
-    (A B, B A, A B...) so that drift in the machine's speed hits both alike.
+def interleaved_speeds(
+    args: argparse.Namespace, nlps: dict, sentences: List[Sentence], n_process: int = 1
+):
+    """Words/s of "ours" and "spacy" in args.rounds rounds of
+    nlp.pipe(n_process=n_process), the order alternating (A B, B A, A B...) so
+    that drift in the machine's speed hits both alike.
     RETURNS (Tuple[Dict[str, List[float]], List[float]]): the speeds, and the
     ratios ours/spaCy per round."""
     n_words = sum(len(words) for words, _ in sentences)
     speeds: Dict[str, List[float]] = {name: [] for name in nlps}
     for i in range(args.rounds):
         for name in list(nlps) if i % 2 == 0 else list(nlps)[::-1]:
-            _, seconds = tag(nlps[name], sentences, args.batch_size)
+            _, seconds = tag(nlps[name], sentences, args.batch_size, n_process)
             speeds[name].append(n_words / seconds)
     return speeds, [a / b for a, b in zip(speeds["ours"], speeds["spacy"])]
 
@@ -266,9 +281,15 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         scores[name] = accuracy(nlp, predicted, gold)
 
     speeds, ratios = interleaved_speeds(args, nlps, sentences)
+    runs = [(speeds, ratios, "")]
+    if args.n_process > 1:
+        runs.append((*interleaved_speeds(args, nlps, sentences, args.n_process),
+                     f" n_process={args.n_process}"))
 
-    header = ["pipeline", "tag_acc", "pos_acc", "words/s", "ours/spaCy", "size MB",
-              "peak RSS MB", "train time"]
+    header = ["pipeline", "tag_acc", "pos_acc"]
+    for _, _, label in runs:
+        header += [f"words/s{label}", f"ours/spaCy{label}"]
+    header += ["size MB", "peak RSS MB", "train time"]
     given = {"ours": args.ours_train_seconds, "spacy": args.spacy_train_seconds}
     rows = []
     for name, nlp in nlps.items():
@@ -277,8 +298,10 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
             f"{name} ({'+'.join(nlp.pipe_names)})",
             _fmt(scores[name]["tag_acc"], "{:.2f}"),
             _fmt(scores[name]["pos_acc"], "{:.2f}"),
-            f"{statistics.median(speeds[name]):,.0f}",
-            f"{statistics.median(ratios):.2f}x" if name == "ours" else "1.00x",
+            *[cell for run_speeds, run_ratios, _ in runs for cell in (
+                f"{statistics.median(run_speeds[name]):,.0f}",
+                f"{statistics.median(run_ratios):.2f}x" if name == "ours" else "1.00x",
+            )],
             f"{folder_mb(pipelines[name]):.1f}",
             f"{memory[name]['peak']:.0f}",
             _duration(trained),
@@ -292,6 +315,9 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         f"speed: median of {args.rounds} interleaved rounds after 1 warm-up, "
         f"{args.threads} thread(s), batch size {args.batch_size}; ours/spaCy is the "
         f"median per-round ratio (range {min(ratios):.2f}-{max(ratios):.2f})",
+        *[f"speed{label}: the same rounds with nlp.pipe(n_process={args.n_process}), the "
+          "Docs sent to the workers and back included; ratio range "
+          f"{min(r):.2f}-{max(r):.2f}" for _, r, label in runs[1:]],
         "peak RSS: one child process per pipeline, tagging the split once; before "
         "loading the pipeline (torch and spaCy imported, split read): "
         + ", ".join(f"{n} {m['before_load']:.0f} MB" for n, m in memory.items()),
@@ -354,6 +380,58 @@ def per_language(args: argparse.Namespace) -> None:
     print_report(args, notes, header, rows)
 
 
+def profile(args: argparse.Namespace) -> None:
+    """Print where `nlp.pipe` of --ours spends its time: a cProfile of one pass
+    over the split, as the cumulative time of its main parts, then
+    torch.profiler's operators for another pass."""
+    import cProfile
+    import pstats
+
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    from spacy_lstm_tagger import confidence, featurize, network, pipeline_component
+
+    tagger = pipeline_component.LSTMTagger
+    # (part, what it is made of); indented parts are inside the part above them.
+    parts = [
+        ("predict", [tagger.predict]),
+        ("  featurize (Docs -> index arrays)", [featurize.cut_segments, featurize.featurize]),
+        ("  network forward", [network.BiLSTMTagger.forward]),
+        ("    torch.lstm", ["<built-in method torch.lstm>"]),
+        ("    char CNN's conv1d", ["<built-in method torch.conv1d>"]),
+        ("set_annotations", [tagger.set_annotations]),
+        ("  set_confidences (tag_prob)", [confidence.set_confidences]),
+        ("  Doc.from_array", ["from_array"]),
+    ]
+    path, gold = read_gold(args)
+    sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
+    nlp = load(args.ours)
+    tag(nlp, sentences, args.batch_size)  # warm-up
+    docs = fresh_docs(nlp, sentences)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.runcall(lambda: list(nlp.pipe(docs, batch_size=args.batch_size)))
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (.., cumulative, ..)
+
+    def seconds(members: list) -> float:
+        keys = {m if isinstance(m, str) else
+                (m.__code__.co_filename, m.__code__.co_firstlineno, m.__code__.co_name)
+                for m in members}
+        return sum(v[3] for k, v in stats.items() if k in keys or k[2] in keys)
+
+    rows = [[name, f"{seconds(m):.3f}", f"{100 * seconds(m) / total:.0f}%"] for name, m in parts]
+    rest = total - seconds([tagger.predict, tagger.set_annotations])
+    rows.append(["rest (spaCy's nlp.pipe, batching)", f"{rest:.3f}", f"{100 * rest / total:.0f}%"])
+    n_words = sum(len(words) for words, _ in sentences)
+    print(f"{path.name}: {n_words} words, {args.threads} thread(s), batch size "
+          f"{args.batch_size}: nlp.pipe {total:.3f} s under cProfile")
+    print(_markdown(["part of nlp.pipe", "seconds", "share"], rows))
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        list(nlp.pipe(fresh_docs(nlp, sentences), batch_size=args.batch_size))
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 def _fmt(value: Optional[float], spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
@@ -383,10 +461,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     for var in THREAD_ENV_VARS:
         os.environ[var] = str(args.threads)
-    if args.peak_memory is not None or args.treebank:
+    if args.peak_memory is not None or args.treebank or args.profile:
         limit_threads(args.threads)
         if args.peak_memory is not None:
             peak_memory(args)
+        elif args.profile:
+            profile(args)
         else:
             per_language(args)
         return

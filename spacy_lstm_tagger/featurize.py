@@ -38,6 +38,11 @@ class IndexTables:
         self.chars = list(chars)
         self.word_index: Dict[str, int] = {w: i for i, w in enumerate(self.words)}
         self.char_index: Dict[str, int] = {c: i for i, c in enumerate(self.chars)}
+        # The characters' code points, sorted, and their rows: `char_rows` looks a
+        # whole batch's characters up at once.
+        singles = sorted((ord(c), i) for c, i in self.char_index.items() if len(c) == 1)
+        self._char_points = numpy.array([p for p, _ in singles] or [0], dtype="uint32")
+        self._char_rows = numpy.array([i for _, i in singles] or [UNKNOWN], dtype="int64")
 
     @property
     def is_built(self) -> bool:
@@ -57,6 +62,14 @@ class IndexTables:
                 char_counts.update(text)
         words = sorted(w for w, n in word_counts.items() if n >= min_word_count)
         return cls(RESERVED + words, RESERVED + sorted(char_counts))
+
+    def char_rows(self, text: str) -> numpy.ndarray:
+        """The character table's row of each character of `text` (UNKNOWN for
+        one not in the table)."""
+        # surrogatepass: a lone surrogate is a character like any other here.
+        points = numpy.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        at = numpy.searchsorted(self._char_points, points).clip(max=len(self._char_points) - 1)
+        return numpy.where(self._char_points[at] == points, self._char_rows[at], UNKNOWN)
 
     def to_bytes(self) -> bytes:
         return srsly.msgpack_dumps({"words": self.words, "chars": self.chars})
@@ -111,10 +124,9 @@ def cut_segments(docs: List[Doc], max_sequence: int) -> Tuple[List[Segment], num
     # Where each segment's tokens start among the sorted rows' tokens.
     starts = numpy.zeros(len(segments), dtype="int64")
     starts[order] = numpy.cumsum(lengths[order]) - lengths[order]
-    token_order = numpy.concatenate(
-        [numpy.arange(n) + starts[i] for i, n in enumerate(lengths)]
-        or [numpy.zeros(0, dtype="int64")]
-    )
+    # Token j of segment i is token offsets[i] + j in Doc order.
+    offsets = numpy.cumsum(lengths) - lengths
+    token_order = numpy.repeat(starts - offsets, lengths) + numpy.arange(lengths.sum())
     return [segments[i] for i in order], token_order
 
 
@@ -139,7 +151,7 @@ class Batch:
     lengths: numpy.ndarray  # (S,) tokens per row
     word_ids: numpy.ndarray  # (S, T) word table rows
     type_ids: numpy.ndarray  # (S, T) row of type_chars for each token
-    type_chars: numpy.ndarray  # (U, L) character rows of each distinct word
+    type_chars: numpy.ndarray  # (U, L) character rows of each distinct word, by length
 
 
 def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int) -> Batch:
@@ -155,19 +167,27 @@ def featurize(segments: List[Segment], tables: IndexTables, max_word_chars: int)
     distinct, type_of_token = numpy.unique(flat, return_inverse=True)
     strings = segments[0].strings if segments else None
     texts = [""] + [strings[orth] for orth in distinct.tolist()]  # type 0 pads
+    clipped = [clip_word(text, max_word_chars) for text in texts]
+    n_chars = numpy.fromiter(map(len, clipped), dtype="int64", count=len(clipped))
+    # Types by length, so that the network's character CNN takes each length in
+    # one slice; type 0 (length 0) stays first.
+    by_length = numpy.argsort(n_chars, kind="stable")
+    new_type = numpy.empty_like(by_length)  # of each type in numpy.unique's order
+    new_type[by_length] = numpy.arange(len(by_length))
+    texts = [texts[i] for i in by_length]
+    clipped = [clipped[i] for i in by_length]
+    n_chars = n_chars[by_length]
     word_of_type = numpy.array(
         [PAD] + [tables.word_index.get(word_key(t), UNKNOWN) for t in texts[1:]],
         dtype="int64",
     )
     is_token = numpy.arange(shape[1]) < lengths[:, None]
     type_ids = numpy.zeros(shape, dtype="int64")
-    type_ids[is_token] = type_of_token.reshape(-1) + 1
+    type_ids[is_token] = new_type[type_of_token.reshape(-1) + 1]
     word_ids = word_of_type[type_ids]
-    clipped = [clip_word(text, max_word_chars) for text in texts]
-    type_chars = numpy.full(
-        (len(clipped), max(1, max(len(text) for text in clipped))), PAD, dtype="int64"
+    type_chars = numpy.full((len(clipped), max(1, int(n_chars.max()))), PAD, dtype="int64")
+    # Row-major order of the mask is the order of the joined characters.
+    type_chars[numpy.arange(type_chars.shape[1]) < n_chars[:, None]] = tables.char_rows(
+        "".join(clipped)
     )
-    char_index = tables.char_index
-    for row, text in enumerate(clipped):
-        type_chars[row, : len(text)] = [char_index.get(c, UNKNOWN) for c in text]
     return Batch(lengths, word_ids, type_ids, type_chars)

@@ -7,7 +7,7 @@ length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
 """
 from dataclasses import dataclass, fields
-from typing import List
+from typing import Callable, List, Optional
 
 import torch
 from torch import nn
@@ -112,6 +112,7 @@ class BiLSTMTagger(nn.Module):
         lengths: torch.Tensor,
         group_size: int,
         train: bool = False,
+        lstm: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
     ) -> torch.Tensor:
         """word_ids (S, T): word table rows of each sentence (segment), PAD after
             its end; rows sorted by length.
@@ -120,6 +121,8 @@ class BiLSTMTagger(nn.Module):
         lengths (S,): tokens in each row, on the CPU.
         group_size (int): rows that go through the LSTM together.
         train (bool): apply dropout and word dropout.
+        lstm: (rows, lengths) -> hidden, in place of `self.bilstm` when not
+            training (the ONNX Runtime engine).
         RETURNS (N, n_tags + n_pos): for each token, row by row, log-probabilities
             of the tags, then of the UPOS labels, each normalised on its own.
         """
@@ -128,14 +131,8 @@ class BiLSTMTagger(nn.Module):
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
         # Character features once per distinct word, then gathered for every token.
-        chars = self.char_embed(type_chars).transpose(1, 2)
-        char_features = torch.relu(self.char_cnn(chars))
-        # Past a word's end there is only padding, whose length depends on the
-        # batch: zero it (no loss for the max over ReLU outputs, all >= 0) so
-        # that a word's features never depend on its neighbours in the batch.
-        char_features = char_features.masked_fill((type_chars == PAD)[:, None, :], 0.0)
-        char_features = char_features.max(dim=2).values
-        tokens = torch.cat([self.word_embed(word_ids), char_features[type_ids]], dim=2)
+        char_features = self.char_features(type_chars)[type_ids]
+        tokens = torch.cat([self.word_embed(word_ids), char_features], dim=2)
         tokens = functional.dropout(tokens, self.dropout, train)
         # Rows of similar length share a group, so little work goes into padding.
         hidden = []
@@ -144,9 +141,11 @@ class BiLSTMTagger(nn.Module):
             n_cols = int(group_lengths.max())
             if n_cols == 0:
                 continue
-            group = self.bilstm(
-                tokens[start : start + group_size, :n_cols], group_lengths, self.dropout, train
-            )
+            rows = tokens[start : start + group_size, :n_cols]
+            if lstm is None or train:
+                group = self.bilstm(rows, group_lengths, self.dropout, train)
+            else:
+                group = lstm(rows, group_lengths)
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
             return tokens.new_zeros((0, self.shape.n_tags + self.shape.n_pos))
@@ -155,6 +154,30 @@ class BiLSTMTagger(nn.Module):
         if self.pos_head is not None:
             scores.append(torch.log_softmax(self.pos_head(hidden), dim=-1))
         return torch.cat(scores, dim=-1)
+
+    def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
+        """type_chars (U, L): character rows of each word, PAD after its end ->
+        (U, char_features): the maximum over the word's characters of the CNN's
+        ReLU outputs (zero for a word without characters).
+
+        The words of each length go through the CNN together, without padding:
+        no work goes into padding, and a word's features never depend on the
+        other words of its batch. Rows sorted by length (as `featurize` gives
+        them) make one CNN call per length.
+        """
+        n_chars = (type_chars != PAD).sum(dim=1)
+        lengths, counts = torch.unique_consecutive(n_chars, return_counts=True)
+        features, start = [], 0
+        for length, count in zip(lengths.tolist(), counts.tolist()):
+            words = type_chars[start : start + count, :length]
+            start += count
+            if length == 0:
+                features.append(self.char_cnn.bias.new_zeros((count, self.shape.char_features)))
+                continue
+            chars = self.char_embed(words).transpose(1, 2)
+            # relu(max) is max(relu), on (count, features) instead of every character.
+            features.append(torch.relu(self.char_cnn(chars).max(dim=2).values))
+        return torch.cat(features)
 
 
 class BiLSTM(nn.Module):

@@ -222,16 +222,15 @@ class LSTMTagger(TrainablePipe):
         # Calibrated probabilities (calibration.py), once for the batch; the
         # predicted tag stays the most likely one.
         tag_log_probs = scale(flat[:, :n_tags], self.cfg["tag_temperature"])
+        set_confidences(docs, tag_log_probs, best, self.labels, self.top_k)
         end = 0
         for doc in docs:
             start, end = end, end + len(doc)
             if start == end:
                 continue
-            set_confidences(
-                doc, tag_log_probs[start:end], best[start:end], self.labels, self.top_k
-            )
             doc_values = values[start:end]
-            if not self.overwrite:
+            # Most Docs have no tags yet, and has_annotation is cheaper than to_array.
+            if not self.overwrite and any(doc.has_annotation(attr) for attr in attrs):
                 existing = doc.to_array(attrs).reshape(doc_values.shape)
                 doc_values = numpy.where(existing != 0, existing, doc_values)
             doc.from_array(attrs, doc_values)

@@ -194,9 +194,12 @@ def test_settings_given_at_load_are_applied(toy_pipeline, tmp_path):
         assert all(len(t._.tag_top_k) == 2 for t in loaded(TOY_TEXTS[0]))
 
 
-def test_threads_sharing_a_pipeline_get_the_single_thread_result():
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_threads_sharing_a_pipeline_get_the_single_thread_result(engine):
+    if engine != "torch":
+        pytest.importorskip("onnxruntime")
     # Dropout that would change every score if it were on during prediction.
-    nlp = small_nlp(model={**SMALL_MODEL, "dropout": 0.5, "word_dropout": 0.5})
+    nlp = small_nlp(model={**SMALL_MODEL, "dropout": 0.5, "word_dropout": 0.5, "engine": engine})
     train(nlp, toy_examples(nlp), 5)
     texts = [" ".join(TOY_TEXTS[i % 2].split()[: 2 + i % 4]) for i in range(40)]
 

@@ -113,7 +113,8 @@ def test_spacy_debug_config(config, toy_corpus, tmp_path, run_python):
 
 
 # The parent tags first, with two torch threads: that is what used to leave the
-# forked workers waiting forever on torch's OpenMP thread pool.
+# forked workers waiting forever on torch's OpenMP thread pool (and, with an ONNX
+# engine, on freeing the parent's session, whose threads fork did not copy).
 N_PROCESS_SCRIPT = textwrap.dedent(
     """
     import sys
@@ -121,7 +122,7 @@ N_PROCESS_SCRIPT = textwrap.dedent(
     import torch
 
     torch.set_num_threads(2)
-    nlp = spacy.load(sys.argv[1])
+    nlp = spacy.load(sys.argv[1], config={"components": {"lstm_tagger": {"model": {"engine": sys.argv[2]}}}})
     words = "The dog ate the apple Everybody read that book".split()
     texts = [" ".join(words[i % 9:] + words[:i % 5]) for i in range(100)]
 
@@ -139,11 +140,14 @@ N_PROCESS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_n_process_2_gives_the_same_tags_and_does_not_hang(toy_pipeline, tmp_path, run_python):
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_n_process_2_gives_the_same_tags_and_does_not_hang(toy_pipeline, tmp_path, run_python, engine):
+    if engine != "torch":
+        pytest.importorskip("onnxruntime")
     script = tmp_path / "n_process.py"
     script.write_text(N_PROCESS_SCRIPT)
     # Well under a second of work; a regression hangs, and fails here instead.
-    out = run_python(script, toy_pipeline, timeout=120)
+    out = run_python(script, toy_pipeline, engine, timeout=120)
     assert out.stdout.strip() == "same 100 docs"
 
 

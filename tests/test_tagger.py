@@ -132,6 +132,12 @@ def test_upos_head():
     assert [[t.tag_ for t in d] for d in docs] == EXPECTED
     assert [[t.pos_ for t in d] for d in docs] == pos
     assert nlp.evaluate(examples)["pos_acc"] == 1.0
+    # overwrite = false keeps a UPOS label the Doc already has, though it has no tags.
+    words = SENTENCES[0].split()
+    doc = Doc(nlp.vocab, words=words, pos=["X"] + [""] * (len(words) - 1))
+    doc = nlp.get_pipe("lstm_tagger")(doc)
+    assert [t.pos_ for t in doc] == ["X"] + pos[0][1:]
+    assert [t.tag_ for t in doc] == EXPECTED[0]
     loaded = spacy.blank("en")
     loaded.add_pipe("lstm_tagger", config={"predict_pos": True})
     loaded.from_bytes(nlp.to_bytes())

@@ -1,0 +1,100 @@
+"""The ONNX Runtime engine (`engine = "onnx"`) against torch."""
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Doc
+from thinc.api import Adam, fix_random_seed
+
+from spacy_lstm_tagger import onnx_engine
+from spacy_lstm_tagger.conllu import ewt_file
+from spacy_lstm_tagger.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.train import CONFIG_DIR, train
+
+from helpers import SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
+
+
+def engine(name):
+    return {"components": {"lstm_tagger": {"model": {"engine": name}}}}
+
+
+def tags_and_probs(nlp, texts):
+    docs = list(nlp.pipe(texts))
+    return tags_of(docs), numpy.array([t._.tag_prob for doc in docs for t in doc])
+
+
+def test_onnx_gives_torchs_tags_and_probabilities(toy_pipeline):
+    pytest.importorskip("onnxruntime")
+    texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京 " + "the dog ate " * 30]
+    torch_tags, torch_probs = tags_and_probs(spacy.load(toy_pipeline), texts)
+    onnx_tags, onnx_probs = tags_and_probs(spacy.load(toy_pipeline, config=engine("onnx")), texts)
+    assert onnx_tags == torch_tags and onnx_tags[:2] == TOY_TAGS
+    numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_onnx_runs_every_layer_of_a_deeper_lstm():
+    pytest.importorskip("onnxruntime")
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3}})
+    nlp.initialize(lambda: toy_examples(nlp))  # untrained weights are enough to compare
+    texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京"]
+    torch_tags, torch_probs = tags_and_probs(nlp, texts)
+    onnx_nlp = spacy.blank("en")
+    onnx_nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3, "engine": "onnx"}})
+    onnx_nlp.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
+    onnx_tags, onnx_probs = tags_and_probs(onnx_nlp, texts)
+    assert onnx_tags == torch_tags
+    numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_onnx_follows_the_weights_as_they_train():
+    pytest.importorskip("onnxruntime")
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "engine": "onnx"}})
+    examples = toy_examples(nlp)
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    untrained = tags_and_probs(nlp, TOY_TEXTS)  # builds a session of the first weights
+    for _ in range(30):
+        nlp.update(examples, sgd=optimizer)
+    trained = tags_and_probs(nlp, TOY_TEXTS)
+    assert trained[0] == TOY_TAGS and not numpy.allclose(trained[1], untrained[1])
+    on_torch = spacy.blank("en")
+    on_torch.add_pipe("lstm_tagger", config={"model": SMALL_MODEL})
+    on_torch.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
+    numpy.testing.assert_allclose(trained[1], tags_and_probs(on_torch, TOY_TEXTS)[1], atol=1e-4)
+
+
+def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkeypatch):
+    monkeypatch.setattr(onnx_engine, "_runtime", lambda: None)
+    nlp = spacy.load(toy_pipeline, config=engine("onnx"))
+    with pytest.warns(UserWarning, match=r'engine "onnx" needs onnxruntime and onnx .*tagging with torch'):
+        assert tags_of(nlp.pipe(TOY_TEXTS)) == TOY_TAGS
+
+
+def test_an_unknown_engine_is_refused(toy_pipeline):
+    with pytest.raises(ValueError, match="engine='gpu' is not one of torch, onnx"):
+        spacy.load(toy_pipeline, config=engine("gpu"))
+
+
+@pytest.mark.slow
+def test_onnx_agrees_with_torch_on_ewt_dev(ewt, tmp_path):
+    pytest.importorskip("onnxruntime")
+    nlp = spacy.blank("en")
+    write_docbin(read_docs(ewt_file("train", ewt), nlp.vocab)[:2000], tmp_path / "train.spacy")
+    write_docbin(read_docs(ewt_file("dev", ewt), nlp.vocab)[:200], tmp_path / "dev.spacy")
+    best = train(CONFIG_DIR / "ewt.cfg", tmp_path / "out", tmp_path / "train.spacy",
+                 tmp_path / "dev.spacy", epochs=3, seed=0, log=lambda line: None)
+    dev = read_docs(ewt_file("dev", ewt), nlp.vocab)
+    gold = [t.tag_ for doc in dev for t in doc]
+    words = [([t.text for t in doc], [bool(t.whitespace_) for t in doc]) for doc in dev]
+    results = {}
+    for name in ("torch", "onnx"):
+        loaded = spacy.load(best, config=engine(name))
+        docs = [Doc(loaded.vocab, words=w, spaces=s) for w, s in words]  # gold tokens
+        tags, probs = tags_and_probs(loaded, docs)
+        results[name] = ([t for doc in tags for t in doc], probs)
+    torch_tags, torch_probs = results["torch"]
+    assert len(torch_tags) == len(gold)
+    assert results["onnx"][0] == torch_tags
+    numpy.testing.assert_allclose(results["onnx"][1], torch_probs, atol=1e-4)
