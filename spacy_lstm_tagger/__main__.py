@@ -11,7 +11,7 @@ from .conllu import ewt_dir, read_conllu
 from .corpus import TOY_CORPUS, read_docs, write_docbin
 from .report import add_evaluate_command, run_evaluate_command
 from .tag import add_tag_command, run_tag_command
-from .distill import configured_teachers, train_distilled
+from .distill import train_distilled
 from .train import CONFIG_DIR, default_path, show_tags
 from .ud import find_treebank, train_ud
 
@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 parser.error("--train and --dev do not go with --ud or --ewt")
             treebank = find_treebank(ud_dir)
             default_output = "training/ewt" if args.ewt is not None else f"training/{treebank.prefix}"
-            # EWT keeps its own tuned config (40 epochs); other treebanks get configs/ud.cfg.
+            # EWT keeps its own tuned config (25 epochs); other treebanks get configs/ud.cfg.
             config = args.config or (CONFIG_DIR / "ewt.cfg" if args.ewt is not None else None)
             best = train_ud(
                 ud_dir, args.output or Path(default_output), config=config,
@@ -99,8 +99,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             config = args.config or default_path(CONFIG_DIR / "toy.cfg", "configs/toy.cfg")
             train_path = args.train or default_path(TOY_CORPUS, "the toy corpus")
             output = args.output or Path("training/toy")
-            teachers = configured_teachers(config) if args.teachers is None else args.teachers
-            best = train_distilled(config, output, train_path, args.dev, teachers=teachers, **options)
+            best = train_distilled(
+                config, output, train_path, args.dev, teachers=args.teachers, **options
+            )
             show = "The dog ate the apple" if args.show is None else args.show
         if show:
             show_tags(spacy.load(best), show)

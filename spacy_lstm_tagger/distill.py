@@ -18,22 +18,13 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .corpus import read_docs, write_docbin
+from .evaluation import find_tagger
 from .train import train
 
 PathLike = Union[str, Path]
 
 TEACHER_KEY = "lstm_tagger_teacher"
 HEADS = ("TAG", "POS")
-
-
-def teacher_component(nlp: Language, where: str):
-    """The pipeline's lstm_tagger, which predicts the teacher's distributions."""
-    from .pipeline_component import LSTMTagger  # which imports this module
-
-    for _, pipe in nlp.pipeline:
-        if isinstance(pipe, LSTMTagger):
-            return pipe
-    raise ValueError(f"teacher {where} has no lstm_tagger component")
 
 
 def ensemble_probs(teachers: Sequence[Language], docs: List[Doc], batch_size: int = 128):
@@ -44,28 +35,37 @@ def ensemble_probs(teachers: Sequence[Language], docs: List[Doc], batch_size: in
     """
     if not teachers:
         raise ValueError("distillation needs at least one teacher")
-    pipes = [teacher_component(nlp, f"#{i + 1}") for i, nlp in enumerate(teachers)]
+    pipes = []
+    for i, nlp in enumerate(teachers, 1):
+        try:
+            pipes.append(find_tagger(nlp))
+        except ValueError as err:
+            raise ValueError(f"teacher #{i}: {err}") from None
     heads = {"TAG": list(pipes[0].labels)}
     if all(pipe.model.shape.n_pos for pipe in pipes):
         heads["POS"] = list(pipes[0].pos_labels)
     for i, pipe in enumerate(pipes[1:], 2):
-        if list(pipe.labels) != heads["TAG"] or ("POS" in heads and list(pipe.pos_labels) != heads["POS"]):
-            raise ValueError(f"teacher #{i} has other labels than teacher #1: train the teachers on one corpus")
+        same_pos = "POS" not in heads or list(pipe.pos_labels) == heads["POS"]
+        if list(pipe.labels) != heads["TAG"] or not same_pos:
+            raise ValueError(
+                f"teacher #{i} has other labels than teacher #1: train the teachers on one corpus"
+            )
     n_tags = len(heads["TAG"])
     result: List[Dict[str, dict]] = []
     vocab = Vocab()  # one for the batch: the Docs may come from several
     for start in range(0, len(docs), batch_size):
-        batch = [Doc(vocab, words=[t.text for t in doc]) for doc in docs[start : start + batch_size]]
+        part = docs[start : start + batch_size]
+        batch = [Doc(vocab, words=[t.text for t in doc]) for doc in part]
         summed = None
         for pipe in pipes:
             probs = [numpy.exp(pipe.model.ops.to_numpy(scores)) for scores in pipe.predict(batch)]
             summed = probs if summed is None else [a + b for a, b in zip(summed, probs)]
         for probs in summed:
             probs /= len(pipes)
-            result.append({
-                head: {"labels": labels, "probs": (probs[:, :n_tags] if head == "TAG" else probs[:, n_tags:])}
-                for head, labels in heads.items()
-            })
+            columns = {"TAG": probs[:, :n_tags], "POS": probs[:, n_tags:]}
+            result.append(
+                {head: {"labels": labels, "probs": columns[head]} for head, labels in heads.items()}
+            )
     return result
 
 
@@ -78,13 +78,13 @@ def add_soft_targets(teachers: Sequence[Language], docs: List[Doc]) -> None:
         }
 
 
-def soft_targets(doc: Doc, head: str, labels: Sequence[str], where: str) -> Optional[numpy.ndarray]:
+def soft_targets(doc: Doc, head: str, labels: Sequence[str]) -> Optional[numpy.ndarray]:
     """The teacher's distribution over `labels` for each token of `doc`, or None
     when the Doc carries none for this head. It comes from a corpus file, so it
     is checked; labels the student does not have are dropped and the rest
     renormalised.
 
-    RAISES (ValueError): naming `where`, if the stored targets are malformed.
+    RAISES (ValueError): if the stored targets are malformed.
     """
     stored = doc.user_data.get(TEACHER_KEY)
     if stored is None:
@@ -104,7 +104,7 @@ def soft_targets(doc: Doc, head: str, labels: Sequence[str], where: str) -> Opti
         or (probs < 0).any()
     ):
         raise ValueError(
-            f"{where}: the teacher's {head} distributions ({TEACHER_KEY} in the Doc's "
+            f"the teacher's {head} distributions ({TEACHER_KEY} in the Doc's "
             f"user_data) are malformed: expected labels and a ({len(doc)}, n_labels) "
             "array of probabilities"
         )
@@ -153,17 +153,17 @@ def train_distilled(
     train_path: PathLike,
     dev_path: Optional[PathLike] = None,
     *,
-    teachers: int,
+    teachers: Optional[int] = None,
     seed: Optional[int] = None,
     resume: bool = False,
     meta: Optional[Dict[str, object]] = None,
     log=print,
     **options,
 ) -> Path:
-    """Train `teachers` taggers (seeds seed, seed+1, ...) into OUTPUT/teacher-K,
-    store their averaged distributions with the training Docs
-    (OUTPUT/corpus/train-taught.spacy), and train the student (seed `seed`) on
-    those into OUTPUT/model-best. Teacher 1 is the student without a teacher:
+    """Train `teachers` taggers (default: the config's [distillation] teachers;
+    seeds seed, seed+1, ...) into OUTPUT/teacher-K, store their averaged
+    distributions with the training Docs (OUTPUT/corpus/train-taught.spacy),
+    and train the student (seed `seed`) on those into OUTPUT/model-best. Teacher 1 is the student without a teacher:
     same settings, same seed. With 0 teachers, just `train`. `options` go to
     `train` for every model (epochs, max_minutes, overrides); with `resume`,
     finished models are kept, an unfinished one continues and a missing one
@@ -172,6 +172,8 @@ def train_distilled(
     """
     output_dir = Path(output_dir)
     meta = dict(meta or {})
+    if teachers is None:
+        teachers = configured_teachers(config_path)
     if teachers:
         if seed is None:
             seed = util.load_config(config_path, interpolate=True)["training"]["seed"]

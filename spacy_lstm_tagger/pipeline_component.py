@@ -294,10 +294,11 @@ class LSTMTagger(TrainablePipe):
                 other = smoothing / max(1, n_labels - 1)
                 target = xp.full((int(positive.sum()), n_labels), other, dtype="f")
                 target[xp.arange(len(target)), columns[positive]] = 1.0 - smoothing
-                taught = self._teacher_targets(examples, attr, labels)
-                if taught is not None:
-                    teacher, has_teacher = (xp.asarray(a)[rows[positive]] for a in taught)
-                    weight = self.teacher_weight * has_teacher[:, None]
+                teacher = self._teacher_targets(examples, attr, labels)
+                if teacher is not None:
+                    teacher = xp.asarray(teacher)[rows[positive]]
+                    # Rows without a teacher's distribution (all zeros) keep the gold target.
+                    weight = self.teacher_weight * (teacher.sum(axis=1, keepdims=True) > 0)
                     target = (1.0 - weight) * target + weight * teacher
                 loss += float(-(target * log_probs[rows[positive]]).sum()) / n_rows
                 d_log_probs[rows[positive]] = -target / n_rows
@@ -338,28 +339,29 @@ class LSTMTagger(TrainablePipe):
         )
 
     def _teacher_targets(self, examples: List[Example], attr: str, labels: Sequence[str]):
-        """The teacher's distributions for every flat token row and whether a row
-        has one, or None when no example carries any (or teacher_weight is 0).
+        """The teacher's distribution for every flat token row (zeros where there
+        is none), or None when no example carries any (or teacher_weight is 0).
         Only examples whose tokens are the reference's own can use them."""
         if not self.teacher_weight:
             return None
-        found = []
-        for eg in examples:
-            same_tokens = [t.text for t in eg.predicted] == [t.text for t in eg.reference]
-            where = f"[{self.name}] example {eg.reference.text[:60]!r}"
-            probs = soft_targets(eg.reference, attr, labels, where) if same_tokens else None
-            found.append(probs)
-        if all(probs is None for probs in found):
-            return None
-        teacher = numpy.zeros((sum(len(eg.predicted) for eg in examples), len(labels)), dtype="f")
-        has_teacher = numpy.zeros(len(teacher), dtype="f")
+        teacher = None
         start = 0
-        for eg, probs in zip(examples, found):
-            if probs is not None:
+        for eg in examples:
+            try:
+                probs = soft_targets(eg.reference, attr, labels)
+            except ValueError as err:
+                where = f"[{self.name}] example {eg.reference.text[:60]!r}"
+                raise ValueError(f"{where}: {err}") from None
+            same_tokens = probs is not None and (
+                [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+            )
+            if same_tokens:
+                if teacher is None:
+                    n_rows = sum(len(other.predicted) for other in examples)
+                    teacher = numpy.zeros((n_rows, len(labels)), dtype="f")
                 teacher[start : start + len(probs)] = probs
-                has_teacher[start : start + len(probs)] = probs.sum(axis=1) > 0
             start += len(eg.predicted)
-        return teacher, has_teacher
+        return teacher
 
     def _split_negation(self, gold: str) -> Tuple[str, bool]:
         # The prefix alone is a tag of its own (VTB has "!"), not a negated "".

@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .corpus import read_docs, write_docbin
-from .distill import configured_teachers, train_distilled
+from .distill import train_distilled
 from .train import CONFIG_DIR
 
 PathLike = Union[str, Path]
@@ -271,7 +271,7 @@ def train_ud(
         output_dir,
         train_path,
         dev_path,
-        teachers=configured_teachers(config_path) if teachers is None else teachers,
+        teachers=teachers,
         epochs=epochs,
         seed=seed,
         resume=resume,

@@ -87,14 +87,14 @@ def test_soft_targets_survive_a_docbin_and_drop_unknown_labels(tmp_path):
     write_docbin(docs, tmp_path / "taught.spacy")
     read = read_docs(tmp_path / "taught.spacy", Vocab())
     for doc, again in zip(docs, read):
-        stored = soft_targets(doc, "TAG", TOY_LABELS, "here")
-        numpy.testing.assert_array_equal(stored, soft_targets(again, "TAG", TOY_LABELS, "there"))
+        stored = soft_targets(doc, "TAG", TOY_LABELS)
+        numpy.testing.assert_array_equal(stored, soft_targets(again, "TAG", TOY_LABELS))
         numpy.testing.assert_allclose(stored.sum(axis=1), 1.0, atol=1e-3)
         # Two identical teachers average to one teacher's distribution.
         expected = numpy.exp(teacher.get_pipe("lstm_tagger").predict([doc])[0])
         numpy.testing.assert_allclose(stored, expected, atol=2e-3)
         # A student without "V": the rest renormalised.
-        two = soft_targets(again, "TAG", ["NN", "DET"], "there")
+        two = soft_targets(again, "TAG", ["NN", "DET"])
         numpy.testing.assert_allclose(two.sum(axis=1), 1.0, atol=1e-3)
         numpy.testing.assert_allclose(two[:, 0] / two[:, 1], stored[:, 1] / stored[:, 0], rtol=1e-3)
 
@@ -115,7 +115,7 @@ def test_train_with_teachers_trains_them_then_a_student_that_overfits(tmp_path):
     assert distillation["teachers"] == [str(out / f"teacher-{k}" / "model-best") for k in (1, 2)]
     assert distillation["ensemble_dev"] == {"tag_acc": 1.0}
     taught = read_docs(out / "corpus" / "train-taught.spacy", Vocab())
-    assert [soft_targets(doc, "TAG", TOY_LABELS, "").shape for doc in taught] == [(5, 3), (4, 3)]
+    assert [soft_targets(doc, "TAG", TOY_LABELS).shape for doc in taught] == [(5, 3), (4, 3)]
     # Teacher 1 is the student without a teacher: same seed, so its weights
     # differ from the student's only through the soft targets.
     assert "teacher 1 of 2 (seed 0)" in "\n".join(log)
