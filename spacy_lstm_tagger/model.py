@@ -22,7 +22,7 @@ from thinc.util import torch2xp, xp2torch
 
 from .featurize import IndexTables, Segment, cut_segments, featurize, split_by_tokens
 from .heap import keep_mmap_threshold
-from .network import BiLSTMTagger, NetworkShape
+from .network import MAX_CHAR_KERNELS, BiLSTMTagger, NetworkShape
 from .onnx_engine import ENGINES, InferenceLSTM
 
 MODEL_FORMAT = "spacy-lstm-tagger-model/2"
@@ -49,6 +49,7 @@ class ModelSettings:
     word_width: int = 100
     char_width: int = 32
     char_features: int = 100
+    char_kernels: int = 1
     hidden_width: int = 128
     depth: int = 1
     dropout: float = 0.3
@@ -92,9 +93,12 @@ def rate_problems(name: str, value: Any) -> List[str]:
     return []
 
 
-SHAPE_SETTINGS = ("word_width", "char_width", "char_features", "hidden_width", "depth")
+SHAPE_SETTINGS = (
+    "word_width", "char_width", "char_features", "char_kernels", "hidden_width", "depth"
+)
 # Beyond these the settings stop bounding memory (a segment is one network row).
 SETTING_LIMITS = {
+    "char_kernels": MAX_CHAR_KERNELS,
     "max_word_chars": 1000,
     "max_sequence": TOKENS_PER_PASS,
     "group_size": TOKENS_PER_PASS,
@@ -106,6 +110,7 @@ def build_lstm_tagger(
     word_width: int = ModelSettings.word_width,
     char_width: int = ModelSettings.char_width,
     char_features: int = ModelSettings.char_features,
+    char_kernels: int = ModelSettings.char_kernels,
     hidden_width: int = ModelSettings.hidden_width,
     depth: int = ModelSettings.depth,
     dropout: float = ModelSettings.dropout,
@@ -120,7 +125,9 @@ def build_lstm_tagger(
 
     word_width (int): width of the word embedding.
     char_width (int): width of the character embedding.
-    char_features (int): character-CNN filters per word.
+    char_features (int): filters of each character CNN.
+    char_kernels (int): character CNNs, over windows of 3, 5, 7... characters;
+        a word's character feature is char_kernels * char_features wide.
     hidden_width (int): LSTM hidden size of each direction.
     depth (int): number of BiLSTM layers.
     dropout (float): dropout rate on the LSTM's input and output.
@@ -244,6 +251,8 @@ class TaggerModel(Model):
 
     def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
         names = [field.name for field in fields(NetworkShape)]
+        if isinstance(saved, dict) and "char_kernels" not in saved:
+            saved = {**saved, "char_kernels": 1}  # saved before there could be more
         if not isinstance(saved, dict) or sorted(saved) != sorted(names):
             raise ModelFileError(
                 f"the network's sizes are damaged: expected {names}, got {saved!r:.300}"

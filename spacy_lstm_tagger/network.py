@@ -16,6 +16,7 @@ from torch.nn import functional
 PAD = 0
 UNKNOWN = 1
 MAX_DEPTH = 100
+MAX_CHAR_KERNELS = 10
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,11 @@ class NetworkShape:
     n_pos (int): number of UPOS labels (`token.pos_`); 0 for no UPOS head.
     word_width (int): width of the word embedding.
     char_width (int): width of the character embedding.
-    char_features (int): CNN filters over characters, i.e. the width of a word's
-        character feature.
+    char_features (int): filters of each character CNN.
     hidden_width (int): LSTM hidden size of each direction.
     depth (int): number of stacked BiLSTM layers.
+    char_kernels (int): number of character CNNs, over windows of 3, 5, 7...
+        characters; a word's character feature is char_kernels * char_features wide.
     """
 
     n_words: int
@@ -44,6 +46,11 @@ class NetworkShape:
     char_features: int
     hidden_width: int
     depth: int
+    char_kernels: int = 1
+
+    def char_windows(self) -> List[int]:
+        """The window of each character CNN: 3, 5, 7..."""
+        return [3 + 2 * i for i in range(self.char_kernels)]
 
     def problems(self) -> List[str]:
         """What makes these sizes unusable, before anything is built."""
@@ -52,7 +59,7 @@ class NetworkShape:
         for field in fields(self):
             value = getattr(self, field.name)
             low = lowest.get(field.name, 1)
-            high = MAX_DEPTH if field.name == "depth" else None
+            high = {"depth": MAX_DEPTH, "char_kernels": MAX_CHAR_KERNELS}.get(field.name)
             if not isinstance(value, int) or isinstance(value, bool):
                 found.append(f"{field.name}={value!r} is not a whole number")
             elif value < low or (high is not None and value > high):
@@ -63,11 +70,12 @@ class NetworkShape:
     def n_parameters(self) -> int:
         """The number of weights, computed without building anything."""
         hidden = self.hidden_width
-        lstm_inputs = [self.word_width + self.char_features] + [2 * hidden] * (self.depth - 1)
+        lstm_inputs = [self.word_width + self.char_features * self.char_kernels]
+        lstm_inputs += [2 * hidden] * (self.depth - 1)
         return (
             self.n_words * self.word_width
             + self.n_chars * self.char_width
-            + self.char_features * (3 * self.char_width + 1)
+            + sum(self.char_features * (w * self.char_width + 1) for w in self.char_windows())
             # Two directions per layer; two bias vectors per LSTM.
             + sum(2 * 4 * hidden * (width + hidden + 2) for width in lstm_inputs)
             + (2 * hidden + 1) * (self.n_tags + self.n_pos)
@@ -94,8 +102,14 @@ class BiLSTMTagger(nn.Module):
         self.word_dropout = word_dropout
         self.word_embed = nn.Embedding(shape.n_words, shape.word_width, padding_idx=PAD)
         self.char_embed = nn.Embedding(shape.n_chars, shape.char_width, padding_idx=PAD)
-        self.char_cnn = nn.Conv1d(shape.char_width, shape.char_features, kernel_size=3, padding=1)
-        self.bilstm = BiLSTM(shape.word_width + shape.char_features, shape.hidden_width, shape.depth)
+        # char_cnn over 3 characters, then char_cnn5, char_cnn7... if asked for.
+        self.char_cnns = []
+        for window in shape.char_windows():
+            cnn = nn.Conv1d(shape.char_width, shape.char_features, window, padding=window // 2)
+            self.add_module("char_cnn" if window == 3 else f"char_cnn{window}", cnn)
+            self.char_cnns.append(cnn)
+        self.char_feature_width = shape.char_features * shape.char_kernels
+        self.bilstm = BiLSTM(shape.word_width + self.char_feature_width, shape.hidden_width, shape.depth)
         self.tag_head = nn.Linear(2 * shape.hidden_width, shape.n_tags)
         self.pos_head = nn.Linear(2 * shape.hidden_width, shape.n_pos) if shape.n_pos else None
         # torch's N(0, 1) embeddings saturate the LSTM gates at first: on EWT,
@@ -157,8 +171,8 @@ class BiLSTMTagger(nn.Module):
 
     def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
         """type_chars (U, L): character rows of each word, PAD after its end ->
-        (U, char_features): the maximum over the word's characters of the CNN's
-        ReLU outputs (zero for a word without characters).
+        (U, char_kernels * char_features): for each CNN, the maximum over the
+        word's characters of its ReLU outputs (zero for a word without characters).
 
         The words of each length go through the CNN together, without padding:
         no work goes into padding, and a word's features never depend on the
@@ -172,11 +186,12 @@ class BiLSTMTagger(nn.Module):
             words = type_chars[start : start + count, :length]
             start += count
             if length == 0:
-                features.append(self.char_cnn.bias.new_zeros((count, self.shape.char_features)))
+                features.append(self.char_embed.weight.new_zeros((count, self.char_feature_width)))
                 continue
             chars = self.char_embed(words).transpose(1, 2)
             # relu(max) is max(relu), on (count, features) instead of every character.
-            features.append(torch.relu(self.char_cnn(chars).max(dim=2).values))
+            maxima = [cnn(chars).max(dim=2).values for cnn in self.char_cnns]
+            features.append(torch.relu(torch.cat(maxima, dim=1)))
         return torch.cat(features)
 
 

@@ -181,6 +181,8 @@ def test_damaged_weights(copy, damage, phrase):
         pytest.param(lambda w: w["shape"].update(word_width=-16), "word_width=-16 is not >= 1", id="size-negative"),
         pytest.param(lambda w: w["shape"].update(n_tags=0), "n_tags=0 is not >= 1", id="zero-tags"),
         pytest.param(lambda w: w["shape"].update(depth=10**5), "depth=100000 is not from 1 to 100", id="depth-absurd"),
+        pytest.param(lambda w: w["shape"].update(char_kernels=0), "char_kernels=0 is not from 1 to 10", id="no-char-cnn"),
+        pytest.param(lambda w: w["shape"].update(char_kernels=11), "char_kernels=11 is not from 1 to 10", id="char-cnns-absurd"),
         # Sizes that would need terabytes: refused by arithmetic, before anything is allocated.
         pytest.param(lambda w: w["shape"].update(n_words=10**12), "more than a file of", id="huge-sizes"),
         pytest.param(lambda w: w["shape"].update(hidden_width=10**5, depth=100), "more than a file of", id="huge-product"),
@@ -197,7 +199,7 @@ def test_damaged_network_sizes_are_refused_before_building(copy, damage, phrase,
 
 def test_parameter_count_is_computed_without_building(saved):
     network = spacy.load(saved).get_pipe("lstm_tagger").model.network
-    for shape in (network.shape, replace(network.shape, depth=3, n_pos=5)):
+    for shape in (network.shape, replace(network.shape, depth=3, n_pos=5, char_kernels=3)):
         built = BiLSTMTagger(shape)
         assert shape.n_parameters() == sum(p.numel() for p in built.parameters())
 
@@ -244,6 +246,25 @@ def test_bad_model_settings_are_refused(saved, setting, value, phrase):
     with pytest.raises(ValueError, match=r"\[lstm_tagger\] invalid settings: ") as info:
         spacy.load(saved, config={"components": {"lstm_tagger": {"model": {setting: value}}}})
     assert phrase in str(info.value)
+
+
+def test_wider_character_cnns_round_trip(tmp_path):
+    nlp = make_nlp(char_kernels=3)
+    network = nlp.get_pipe("lstm_tagger").model.network
+    assert [cnn.kernel_size[0] for cnn in network.char_cnns] == [3, 5, 7]
+    assert network.bilstm.forward_layers[0].input_size == SMALL["word_width"] + 3 * SMALL["char_features"]
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    numpy.testing.assert_array_equal(scores(loaded), scores(nlp))
+    with pytest.raises(ModelFileError, match=r"char_kernels=3 \(config: 1\)"):
+        spacy.load(tmp_path / "pipeline", config={"components": {"lstm_tagger": {"model": {"char_kernels": 1}}}})
+
+
+def test_model_file_from_before_char_kernels_has_one_cnn(copy, saved):
+    msg = read_model(copy)
+    del msg["shape"]["char_kernels"]
+    write_model(copy, msg)
+    numpy.testing.assert_array_equal(scores(spacy.load(copy)), scores(spacy.load(saved)))
 
 
 def test_nan_rates_are_refused():
