@@ -4,8 +4,9 @@ pipelines in one process, on the same gold-tokenized UD split, in one table.
     python benchmark.py --ours training/ewt-lstm/model-best \
         --spacy training/spacy-tagger/model-best --split test --markdown
 
-`--n-process N` adds columns for nlp.pipe(n_process=N), and `--profile` prints
-where our tagger spends its time instead of the table.
+`--n-process N` adds columns for nlp.pipe(n_process=N), `--engine torch --engine
+onnx` times our tagger once per BiLSTM engine, each in its own row, and
+`--profile` prints where our tagger spends its time instead of the table.
 
 Per language, one row per UD treebank (UPOS, and XPOS where the treebank has
 real XPOS, against spaCy's morphologizer and tagger):
@@ -70,6 +71,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--batch-size", type=int, default=128, metavar="N", help="nlp.pipe batch size")
     add("--n-process", type=int, default=1, metavar="N",
         help="also time both pipelines with nlp.pipe(n_process=N): two more columns")
+    add("--engine", action="append", metavar="NAME",
+        help="run our BiLSTM with this engine (torch or onnx), whatever the pipeline's "
+        "config says; repeat for one row per engine")
     add("--markdown", action="store_true", help="print a markdown table")
     add("--ours-train-seconds", type=float, metavar="S", help="its training wall time")
     add("--spacy-train-seconds", type=float, metavar="S", help="its training wall time")
@@ -82,6 +86,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.treebank:
         if any(len(row) not in (3, 4) for row in args.treebank):
             parser.error("--treebank takes DIR OURS SPACY [SPACY_TRAIN_SECONDS]")
+        if args.engine:
+            parser.error("--engine applies to --ours, not to --treebank rows")
     elif args.profile:
         if args.ours is None:
             parser.error("--profile needs --ours")
@@ -121,13 +127,31 @@ def read_gold(args: argparse.Namespace):
     return path, [doc for doc in read_docs(path, Vocab()) if len(doc)]
 
 
-def load(path: Path):
-    """Load a pipeline folder, saying clearly when it is not one."""
+def load(path: Path, engine: Optional[str] = None):
+    """Load a pipeline folder, saying clearly when it is not one; with `engine`,
+    its lstm_tagger components run their BiLSTM with that engine."""
     import spacy
 
-    if not (path / "config.cfg").is_file():
+    config_path = path / "config.cfg"
+    if not config_path.is_file():
         raise FileNotFoundError(f"not a spaCy pipeline folder (no config.cfg): {path}")
-    return spacy.load(path)
+    if engine is None:
+        return spacy.load(path)
+    components = spacy.util.load_config(config_path)["components"]
+    taggers = [name for name, c in components.items() if c.get("factory") == "lstm_tagger"]
+    if not taggers:
+        raise ValueError(f"--engine: {path} has no lstm_tagger component")
+    return spacy.load(path, config={
+        "components": {name: {"model": {"engine": engine}} for name in taggers}
+    })
+
+
+def our_pipelines(args: argparse.Namespace) -> Dict[str, Optional[str]]:
+    """The name of each of our rows and the engine it runs: "ours" alone
+    without --engine, else "ours, ENGINE" per engine."""
+    if not args.engine:
+        return {"ours": None}
+    return {f"ours, {engine}": engine for engine in dict.fromkeys(args.engine)}
 
 
 def fresh_docs(nlp, sentences: List[Sentence]) -> list:
@@ -197,17 +221,21 @@ def peak_memory(args: argparse.Namespace) -> None:
     _, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    nlp = load(args.peak_memory)
+    nlp = load(args.peak_memory, args.engine[0] if args.engine else None)
     tag(nlp, sentences, args.batch_size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"before_load_kib": before, "ru_maxrss_kib": peak}))
 
 
-def measure_peak_memory(args: argparse.Namespace, pipeline: Path) -> Dict[str, float]:
+def measure_peak_memory(
+    args: argparse.Namespace, pipeline: Path, engine: Optional[str] = None
+) -> Dict[str, float]:
     """Run `--peak-memory` in a child process. RETURNS (Dict[str, float]): peak
     RSS and the same before the pipeline was loaded, in MB."""
     cmd = [sys.executable, __file__, "--peak-memory", str(pipeline), "--split", args.split]
     cmd += ["--threads", str(args.threads), "--batch-size", str(args.batch_size)]
+    if engine is not None:
+        cmd += ["--engine", engine]
     if args.data is not None:
         cmd += ["--data", str(args.data)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -241,18 +269,22 @@ def machine() -> str:
 def interleaved_speeds(
     args: argparse.Namespace, nlps: dict, sentences: List[Sentence], n_process: int = 1
 ):
-    """Words/s of "ours" and "spacy" in args.rounds rounds of
+    """Words/s of each pipeline ("spacy" and ours) in args.rounds rounds of
     nlp.pipe(n_process=n_process), the order alternating (A B, B A, A B...) so
-    that drift in the machine's speed hits both alike.
-    RETURNS (Tuple[Dict[str, List[float]], List[float]]): the speeds, and the
-    ratios ours/spaCy per round."""
+    that drift in the machine's speed hits all alike.
+    RETURNS (Tuple[Dict[str, List[float]], Dict[str, List[float]]]): the speeds,
+    and for each of ours its ratios to spaCy per round."""
     n_words = sum(len(words) for words, _ in sentences)
     speeds: Dict[str, List[float]] = {name: [] for name in nlps}
     for i in range(args.rounds):
         for name in list(nlps) if i % 2 == 0 else list(nlps)[::-1]:
             _, seconds = tag(nlps[name], sentences, args.batch_size, n_process)
             speeds[name].append(n_words / seconds)
-    return speeds, [a / b for a, b in zip(speeds["ours"], speeds["spacy"])]
+    ratios = {
+        name: [a / b for a, b in zip(speeds[name], speeds["spacy"])]
+        for name in nlps if name != "spacy"
+    }
+    return speeds, ratios
 
 
 def print_report(args: argparse.Namespace, notes: List[str], header: List[str], rows: List[List[str]]) -> None:
@@ -266,13 +298,15 @@ def print_report(args: argparse.Namespace, notes: List[str], header: List[str], 
 def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> None:
     """Compare the two pipelines and print the table.
 
-    memory (Dict[str, Dict[str, float]]): `measure_peak_memory` of "ours" and "spacy".
+    memory (Dict[str, Dict[str, float]]): `measure_peak_memory` of each of ours
+        (`our_pipelines`) and "spacy".
     """
     path, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
     n_words = sum(len(words) for words, _ in sentences)
-    pipelines = {"ours": args.ours, "spacy": args.spacy}
-    nlps = {name: load(p) for name, p in pipelines.items()}
+    ours = our_pipelines(args)
+    pipelines = {**{name: args.ours for name in ours}, "spacy": args.spacy}
+    nlps = {name: load(p, ours.get(name)) for name, p in pipelines.items()}
 
     # The warm-up pass also gives the predictions that are scored.
     scores = {}
@@ -290,17 +324,17 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
     for _, _, label in runs:
         header += [f"words/s{label}", f"ours/spaCy{label}"]
     header += ["size MB", "peak RSS MB", "train time"]
-    given = {"ours": args.ours_train_seconds, "spacy": args.spacy_train_seconds}
     rows = []
     for name, nlp in nlps.items():
-        trained = train_seconds(pipelines[name], given[name])
+        given = args.spacy_train_seconds if name == "spacy" else args.ours_train_seconds
+        trained = train_seconds(pipelines[name], given)
         rows.append([
             f"{name} ({'+'.join(nlp.pipe_names)})",
             _fmt(scores[name]["tag_acc"], "{:.2f}"),
             _fmt(scores[name]["pos_acc"], "{:.2f}"),
             *[cell for run_speeds, run_ratios, _ in runs for cell in (
                 f"{statistics.median(run_speeds[name]):,.0f}",
-                f"{statistics.median(run_ratios):.2f}x" if name == "ours" else "1.00x",
+                f"{statistics.median(run_ratios[name]):.2f}x" if name != "spacy" else "1.00x",
             )],
             f"{folder_mb(pipelines[name]):.1f}",
             f"{memory[name]['peak']:.0f}",
@@ -314,10 +348,10 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         f"ours: {args.ours}; spacy: {args.spacy}",
         f"speed: median of {args.rounds} interleaved rounds after 1 warm-up, "
         f"{args.threads} thread(s), batch size {args.batch_size}; ours/spaCy is the "
-        f"median per-round ratio (range {min(ratios):.2f}-{max(ratios):.2f})",
+        f"median per-round ratio (range {_ranges(ratios)})",
         *[f"speed{label}: the same rounds with nlp.pipe(n_process={args.n_process}), the "
-          "Docs sent to the workers and back included; ratio range "
-          f"{min(r):.2f}-{max(r):.2f}" for _, r, label in runs[1:]],
+          f"Docs sent to the workers and back included; ratio range {_ranges(r)}"
+          for _, r, label in runs[1:]],
         "peak RSS: one child process per pipeline, tagging the split once; before "
         "loading the pipeline (torch and spaCy imported, split read): "
         + ", ".join(f"{n} {m['before_load']:.0f} MB" for n, m in memory.items()),
@@ -353,6 +387,7 @@ def per_language(args: argparse.Namespace) -> None:
                 "tag": 100 * Scorer.score_token_attr(examples, "tag")["tag_acc"] if real_xpos else None,
             }
         speeds, ratios = interleaved_speeds(args, nlps, sentences)
+        ratios = ratios["ours"]
         last = Path(ours).parent / "model-last"
         rows.append([
             path.name.split("-ud-")[0],
@@ -405,7 +440,7 @@ def profile(args: argparse.Namespace) -> None:
     ]
     path, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
-    nlp = load(args.ours)
+    nlp = load(args.ours, args.engine[-1] if args.engine else None)
     tag(nlp, sentences, args.batch_size)  # warm-up
     docs = fresh_docs(nlp, sentences)
     profiler = cProfile.Profile()
@@ -430,6 +465,14 @@ def profile(args: argparse.Namespace) -> None:
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         list(nlp.pipe(fresh_docs(nlp, sentences), batch_size=args.batch_size))
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def _ranges(ratios: Dict[str, List[float]]) -> str:
+    """Each of our rows' range of per-round ratios, named when there are several."""
+    if len(ratios) == 1:
+        (r,) = ratios.values()
+        return f"{min(r):.2f}-{max(r):.2f}"
+    return ", ".join(f"{name} {min(r):.2f}-{max(r):.2f}" for name, r in ratios.items())
 
 
 def _fmt(value: Optional[float], spec: str) -> str:
@@ -473,8 +516,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     # The children run first, while this process is small: a child's ru_maxrss
     # starts from the RSS of the process that started it (Linux carries the
     # peak across exec), which would otherwise be two loaded pipelines.
-    memory = {"ours": measure_peak_memory(args, args.ours),
-              "spacy": measure_peak_memory(args, args.spacy)}
+    memory = {name: measure_peak_memory(args, args.ours, engine)
+              for name, engine in our_pipelines(args).items()}
+    memory["spacy"] = measure_peak_memory(args, args.spacy)
     limit_threads(args.threads)
     benchmark(args, memory)
 
