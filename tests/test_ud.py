@@ -177,7 +177,7 @@ def test_ewt_is_ud_with_the_ewt_config(tmp_path, run_python):
     written = Config().from_disk(out / "config.cfg", interpolate=False)
     ewt = Config().from_disk(CONFIG_DIR / "ewt.cfg", interpolate=False)
     assert written["nlp"]["lang"] == "en"
-    assert written["training"]["max_epochs"] == ewt["training"]["max_epochs"] == 25
+    assert written["training"]["max_epochs"] == ewt["training"]["max_epochs"] == 20
     assert written["components"]["lstm_tagger"] == ewt["components"]["lstm_tagger"]
     assert written["training"]["optimizer"]["learn_rate"]["total_steps"] == 2
 
