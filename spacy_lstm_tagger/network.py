@@ -1,7 +1,7 @@
 """The PyTorch network: word and character features -> BiLSTM -> log-probabilities.
 
 It grows the LSTMTagger of PyTorch's "Sequence Models and LSTM Networks" tutorial
-(embedding -> LSTM -> linear -> log-softmax): a character CNN per word type (the
+(embedding -> LSTM -> linear -> log-softmax): character CNNs per word type (the
 tutorial's exercise), a bidirectional multi-layer LSTM over whole batches in
 length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
