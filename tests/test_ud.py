@@ -157,13 +157,15 @@ def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python
     )
     # The last line tags the first dev sentence, as raw text.
     assert result.stdout.splitlines()[-1] == "Tôi/PRON nhớ/VERB chủ/NOUN tịch/NOUN xã/NOUN ./PUNCT"
+    # A fresh process: the training sentence, raw text again (a one-sentence
+    # model is not asked to generalise to other contexts).
     check = (
-        "import json, spacy; nlp = spacy.load(r'%s'); doc = nlp('Tôi nhớ xã .');"
+        "import json, spacy; nlp = spacy.load(r'%s'); doc = nlp('Tôi nhớ chủ tịch xã .');"
         "print(json.dumps([nlp.pipe_names, [t.pos_ for t in doc], nlp.meta['ud_treebank']['notes']]))"
     ) % (out / "model-best")
     pipe_names, pos, meta_notes = srsly.json_loads(run_python("-c", check).stdout)
     assert pipe_names == ["lstm_tagger", "attribute_ruler"]
-    assert pos == ["PRON", "VERB", "NOUN", "PUNCT"]
+    assert pos == ["PRON", "VERB", "NOUN", "NOUN", "NOUN", "PUNCT"]
     assert meta_notes == [note[len("vi_tiny: "):] for note in notes]
 
 
