@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 parser.error("--train and --dev do not go with --ud or --ewt")
             treebank = find_treebank(ud_dir)
             default_output = "training/ewt" if args.ewt is not None else f"training/{treebank.prefix}"
-            # EWT keeps its own tuned config (25 epochs); other treebanks get configs/ud.cfg.
+            # EWT keeps its own tuned config; other treebanks get configs/ud.cfg.
             config = args.config or (CONFIG_DIR / "ewt.cfg" if args.ewt is not None else None)
             best = train_ud(
                 ud_dir, args.output or Path(default_output), config=config,
