@@ -141,9 +141,9 @@ def build_lstm_tagger(
         together; smaller groups waste less work on padding, larger ones make
         bigger matrix products.
     engine (str): what runs the BiLSTM when tagging: "torch", or "onnx" for
-        ONNX Runtime (the same tags, faster), which needs
-        `pip install "spacy-lstm-tagger[onnx]"` and falls back to torch, with a
-        warning, without it.
+        ONNX Runtime (the same tags, faster at one thread; with more torch
+        threads, torch runs), which needs `pip install "spacy-lstm-tagger[onnx]"`
+        and falls back to torch, with a warning, without it.
     RETURNS (TaggerModel): log-probabilities per token, tags first, then UPOS
         labels if the model has a UPOS head. Not usable before `build` or loading.
     """

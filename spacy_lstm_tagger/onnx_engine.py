@@ -3,7 +3,10 @@
 The graph is built in memory from the torch network's weights, so model files
 stay plain arrays: one ONNX `LSTM` node per layer, bidirectional, with each
 row's length (`sequence_lens`), which runs the backward direction within each
-row's length exactly as `network.BiLSTM` does. Training always runs on torch.
+row's length exactly as `network.BiLSTM` does. Training always runs on torch,
+and so does tagging with more than one torch thread: ONNX Runtime's LSTM is
+the faster at one thread only (on EWT at two threads, torch tagged 2.2x faster
+than ONNX Runtime did; BENCHMARKS.md, issue 9).
 
 onnxruntime's dynamic int8 quantization is faster still, but it quantizes each
 call's inputs with one scale for the whole batch, so a sentence's scores would
@@ -42,11 +45,11 @@ class OnnxBiLSTM:
     """A `BiLSTM`'s weights as an ONNX Runtime session: called like the
     BiLSTM at inference, (rows (B, T, width), lengths (B,)) -> (B, T, 2 * hidden)."""
 
-    def __init__(self, bilstm: BiLSTM, threads: int):
+    def __init__(self, bilstm: BiLSTM):
         onnx, onnxruntime = _runtime()
         model = _graph(onnx, bilstm)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # no notes about the graph on stderr
         self.session = onnxruntime.InferenceSession(
@@ -105,20 +108,21 @@ def _gates(weight: torch.Tensor) -> numpy.ndarray:
 
 class InferenceLSTM:
     """The BiLSTM that tagging runs on, for a model's `engine` setting: None
-    for torch (or where onnxruntime is missing, after a one-line warning),
-    else an OnnxBiLSTM of the network's current weights. A session is rebuilt
+    for torch (also with more than one torch thread, and where onnxruntime is
+    missing, after a one-line warning), else an OnnxBiLSTM of the network's
+    current weights. A session is rebuilt
     when the weights change (training, averaged weights) and in a forked child
     (a session's threads do not survive a fork); threads share it."""
 
     def __init__(self, engine: str):
         self.engine = engine
         self._lock = threading.Lock()
-        # (process id, threads, the weights it was built from, session)
-        self._built: Optional[Tuple[int, int, List[torch.Tensor], OnnxBiLSTM]] = None
+        # (process id, the weights it was built from, session)
+        self._built: Optional[Tuple[int, List[torch.Tensor], OnnxBiLSTM]] = None
         self._warned = False
 
     def get(self, bilstm: BiLSTM) -> Optional[OnnxBiLSTM]:
-        if self.engine == "torch":
+        if self.engine == "torch" or torch.get_num_threads() > 1:
             return None
         if _runtime() is None:
             if not self._warned:
@@ -128,28 +132,28 @@ class InferenceLSTM:
                     '"spacy-lstm-tagger[onnx]"); tagging with torch instead'
                 )
             return None
-        pid, threads = os.getpid(), torch.get_num_threads()
+        pid = os.getpid()
         weights = [p.detach() for p in bilstm.parameters()]
         built = self._built
-        if not _built_from(built, pid, threads, weights):
+        if not _built_from(built, pid, weights):
             with self._lock:
                 built = self._built
-                if not _built_from(built, pid, threads, weights):
+                if not _built_from(built, pid, weights):
                     if built is not None and built[0] != pid:
-                        _INHERITED.append(built[3])
+                        _INHERITED.append(built[2])
                     snapshot = [w.clone() for w in weights]
-                    built = (pid, threads, snapshot, OnnxBiLSTM(bilstm, threads))
+                    built = (pid, snapshot, OnnxBiLSTM(bilstm))
                     self._built = built
-        return built[3]
+        return built[2]
 
 
-def _built_from(built: Optional[tuple], pid: int, threads: int, weights: List[torch.Tensor]) -> bool:
-    """Whether `built` is a session of this process, thread count and weights.
+def _built_from(built: Optional[tuple], pid: int, weights: List[torch.Tensor]) -> bool:
+    """Whether `built` is a session of this process and these weights.
     The weights are compared, not tracked: thinc's optimizer writes them in
     place through numpy, which torch's version counters do not see (about
     0.1 ms a batch)."""
     return (
         built is not None
-        and built[:2] == (pid, threads)
-        and all(torch.equal(w, old) for w, old in zip(weights, built[2]))
+        and built[0] == pid
+        and all(torch.equal(w, old) for w, old in zip(weights, built[1]))
     )

@@ -2,6 +2,7 @@
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.tokens import Doc
 from thinc.api import Adam, fix_random_seed
 
@@ -63,6 +64,19 @@ def test_onnx_follows_the_weights_as_they_train():
     on_torch.add_pipe("lstm_tagger", config={"model": SMALL_MODEL})
     on_torch.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
     numpy.testing.assert_allclose(trained[1], tags_and_probs(on_torch, TOY_TEXTS)[1], atol=1e-4)
+
+
+def test_onnx_runs_at_one_thread_and_torch_at_more(toy_pipeline):
+    pytest.importorskip("onnxruntime")
+    model = spacy.load(toy_pipeline, config=engine("onnx")).get_pipe("lstm_tagger").model
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert isinstance(model.inference_lstm.get(model.network.bilstm), onnx_engine.OnnxBiLSTM)
+        torch.set_num_threads(2)
+        assert model.inference_lstm.get(model.network.bilstm) is None
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkeypatch):
