@@ -110,9 +110,9 @@ class InferenceLSTM:
     """The BiLSTM that tagging runs on, for a model's `engine` setting: None
     for torch (also with more than one torch thread, and where onnxruntime is
     missing, after a one-line warning), else an OnnxBiLSTM of the network's
-    current weights. A session is rebuilt
-    when the weights change (training, averaged weights) and in a forked child
-    (a session's threads do not survive a fork); threads share it."""
+    current weights. A session is rebuilt when the weights change (training,
+    averaged weights) and in a forked child (a session's threads do not
+    survive a fork); threads share it."""
 
     def __init__(self, engine: str):
         self.engine = engine
