@@ -50,6 +50,7 @@ class ModelSettings:
     char_width: int = 32
     char_features: int = 100
     char_kernels: int = 1
+    char_edges: int = 0
     hidden_width: int = 128
     depth: int = 1
     dropout: float = 0.3
@@ -72,11 +73,11 @@ class ModelSettings:
                 if value not in ENGINES:
                     found.append(f"{field.name}={value!r} is not one of {', '.join(ENGINES)}")
                 continue
-            high = SETTING_LIMITS.get(field.name)
+            low, high = SETTING_LOWEST.get(field.name, 1), SETTING_LIMITS.get(field.name)
             if not isinstance(value, int) or isinstance(value, bool):
                 found.append(f"{field.name}={value!r} is not a whole number")
-            elif value < 1 or (high is not None and value > high):
-                limits = f"from 1 to {high}" if high else ">= 1"
+            elif value < low or (high is not None and value > high):
+                limits = f"from {low} to {high}" if high else f">= {low}"
                 found.append(f"{field.name}={value} is not {limits}")
         return found
 
@@ -94,11 +95,14 @@ def rate_problems(name: str, value: Any) -> List[str]:
 
 
 SHAPE_SETTINGS = (
-    "word_width", "char_width", "char_features", "char_kernels", "hidden_width", "depth"
+    "word_width", "char_width", "char_features", "char_kernels", "char_edges",
+    "hidden_width", "depth",
 )
+SETTING_LOWEST = {"char_edges": 0}
 # Beyond these the settings stop bounding memory (a segment is one network row).
 SETTING_LIMITS = {
     "char_kernels": MAX_CHAR_KERNELS,
+    "char_edges": 1,
     "max_word_chars": 1000,
     "max_sequence": TOKENS_PER_PASS,
     "group_size": TOKENS_PER_PASS,
@@ -111,6 +115,7 @@ def build_lstm_tagger(
     char_width: int = ModelSettings.char_width,
     char_features: int = ModelSettings.char_features,
     char_kernels: int = ModelSettings.char_kernels,
+    char_edges: int = ModelSettings.char_edges,
     hidden_width: int = ModelSettings.hidden_width,
     depth: int = ModelSettings.depth,
     dropout: float = ModelSettings.dropout,
@@ -128,6 +133,9 @@ def build_lstm_tagger(
     char_features (int): filters of each character CNN.
     char_kernels (int): character CNNs, over windows of 3, 5, 7... characters;
         a word's character feature is char_kernels * char_features wide.
+    char_edges (int): 1 to give the CNNs a learned character before and after
+        each word, so that they tell prefixes and suffixes from the same letters
+        inside a word; 0 for none.
     hidden_width (int): LSTM hidden size of each direction.
     depth (int): number of BiLSTM layers.
     dropout (float): dropout rate on the LSTM's input and output.
@@ -251,8 +259,9 @@ class TaggerModel(Model):
 
     def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
         names = [field.name for field in fields(NetworkShape)]
-        if isinstance(saved, dict) and "char_kernels" not in saved:
-            saved = {**saved, "char_kernels": 1}  # saved before there could be more
+        if isinstance(saved, dict):
+            # Files from before these settings existed hold one CNN, no edges.
+            saved = {"char_kernels": 1, "char_edges": 0, **saved}
         if not isinstance(saved, dict) or sorted(saved) != sorted(names):
             raise ModelFileError(
                 f"the network's sizes are damaged: expected {names}, got {saved!r:.300}"

@@ -47,6 +47,7 @@ class NetworkShape:
     hidden_width: int
     depth: int
     char_kernels: int = 1
+    char_edges: int = 0
 
     def char_windows(self) -> List[int]:
         """The window of each character CNN: 3, 5, 7..."""
@@ -54,12 +55,14 @@ class NetworkShape:
 
     def problems(self) -> List[str]:
         """What makes these sizes unusable, before anything is built."""
-        lowest = {"n_words": 2, "n_chars": 2, "n_tags": 1, "n_pos": 0}
+        lowest = {"n_words": 2, "n_chars": 2, "n_tags": 1, "n_pos": 0, "char_edges": 0}
         found = []
         for field in fields(self):
             value = getattr(self, field.name)
             low = lowest.get(field.name, 1)
-            high = {"depth": MAX_DEPTH, "char_kernels": MAX_CHAR_KERNELS}.get(field.name)
+            high = {"depth": MAX_DEPTH, "char_kernels": MAX_CHAR_KERNELS, "char_edges": 1}.get(
+                field.name
+            )
             if not isinstance(value, int) or isinstance(value, bool):
                 found.append(f"{field.name}={value!r} is not a whole number")
             elif value < low or (high is not None and value > high):
@@ -74,7 +77,7 @@ class NetworkShape:
         lstm_inputs += [2 * hidden] * (self.depth - 1)
         return (
             self.n_words * self.word_width
-            + self.n_chars * self.char_width
+            + (self.n_chars + 2 * self.char_edges) * self.char_width
             + sum(self.char_features * (w * self.char_width + 1) for w in self.char_windows())
             # Two directions per layer; two bias vectors per LSTM.
             + sum(2 * 4 * hidden * (width + hidden + 2) for width in lstm_inputs)
@@ -102,6 +105,11 @@ class BiLSTMTagger(nn.Module):
         self.word_dropout = word_dropout
         self.word_embed = nn.Embedding(shape.n_words, shape.word_width, padding_idx=PAD)
         self.char_embed = nn.Embedding(shape.n_chars, shape.char_width, padding_idx=PAD)
+        # A learned character before and after each word: without them a CNN
+        # window cannot tell a suffix from the same letters inside a word.
+        self.edge_chars = (
+            nn.Parameter(torch.empty(2, shape.char_width)) if shape.char_edges else None
+        )
         # char_cnn over 3 characters, then char_cnn5, char_cnn7... if asked for.
         self.char_cnns = []
         for window in shape.char_windows():
@@ -117,6 +125,8 @@ class BiLSTMTagger(nn.Module):
         for embed in (self.word_embed, self.char_embed):
             nn.init.normal_(embed.weight, std=0.1)
             embed.weight.data[PAD] = 0.0
+        if self.edge_chars is not None:
+            nn.init.normal_(self.edge_chars, std=0.1)
 
     def forward(
         self,
@@ -172,7 +182,8 @@ class BiLSTMTagger(nn.Module):
     def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
         """type_chars (U, L): character rows of each word, PAD after its end ->
         (U, char_kernels * char_features): for each CNN, the maximum over the
-        word's characters of its ReLU outputs (zero for a word without characters).
+        word's characters (between the two edge characters, with char_edges)
+        of its ReLU outputs (zero for a word without characters).
 
         The words of each length go through the CNN together, without padding:
         no work goes into padding, and a word's features never depend on the
@@ -188,7 +199,11 @@ class BiLSTMTagger(nn.Module):
             if length == 0:
                 features.append(self.char_embed.weight.new_zeros((count, self.char_feature_width)))
                 continue
-            chars = self.char_embed(words).transpose(1, 2)
+            chars = self.char_embed(words)
+            if self.edge_chars is not None:
+                edges = self.edge_chars[:, None, :].expand(2, count, -1)
+                chars = torch.cat([edges[0, :, None], chars, edges[1, :, None]], dim=1)
+            chars = chars.transpose(1, 2)
             # relu(max) is max(relu), on (count, features) instead of every character.
             maxima = [cnn(chars).max(dim=2).values for cnn in self.char_cnns]
             features.append(torch.relu(torch.cat(maxima, dim=1)))

@@ -183,6 +183,7 @@ def test_damaged_weights(copy, damage, phrase):
         pytest.param(lambda w: w["shape"].update(depth=10**5), "depth=100000 is not from 1 to 100", id="depth-absurd"),
         pytest.param(lambda w: w["shape"].update(char_kernels=0), "char_kernels=0 is not from 1 to 10", id="no-char-cnn"),
         pytest.param(lambda w: w["shape"].update(char_kernels=11), "char_kernels=11 is not from 1 to 10", id="char-cnns-absurd"),
+        pytest.param(lambda w: w["shape"].update(char_edges=2), "char_edges=2 is not from 0 to 1", id="char-edges-not-0-or-1"),
         # Sizes that would need terabytes: refused by arithmetic, before anything is allocated.
         pytest.param(lambda w: w["shape"].update(n_words=10**12), "more than a file of", id="huge-sizes"),
         pytest.param(lambda w: w["shape"].update(hidden_width=10**5, depth=100), "more than a file of", id="huge-product"),
@@ -199,7 +200,11 @@ def test_damaged_network_sizes_are_refused_before_building(copy, damage, phrase,
 
 def test_parameter_count_is_computed_without_building(saved):
     network = spacy.load(saved).get_pipe("lstm_tagger").model.network
-    for shape in (network.shape, replace(network.shape, depth=3, n_pos=5, char_kernels=3)):
+    variants = [
+        replace(network.shape, depth=3, n_pos=5, char_kernels=3),
+        replace(network.shape, char_kernels=2, char_edges=1),
+    ]
+    for shape in [network.shape] + variants:
         built = BiLSTMTagger(shape)
         assert shape.n_parameters() == sum(p.numel() for p in built.parameters())
 
@@ -240,6 +245,7 @@ def test_predict_pos_without_upos_head_is_refused(saved):
         ("dropout", "0.1", "dropout='0.1' is not a rate from 0 up to 1"),
         ("word_dropout", 1.5, "word_dropout=1.5 is not a rate from 0 up to 1"),
         ("min_word_count", 0, "min_word_count=0 is not >= 1"),
+        ("char_edges", -1, "char_edges=-1 is not from 0 to 1"),
     ],
 )
 def test_bad_model_settings_are_refused(saved, setting, value, phrase):
@@ -260,9 +266,22 @@ def test_wider_character_cnns_round_trip(tmp_path):
         spacy.load(tmp_path / "pipeline", config={"components": {"lstm_tagger": {"model": {"char_kernels": 1}}}})
 
 
-def test_model_file_from_before_char_kernels_has_one_cnn(copy, saved):
+def test_word_edge_characters_round_trip(tmp_path):
+    nlp = make_nlp(char_edges=1)
+    network = nlp.get_pipe("lstm_tagger").model.network
+    assert network.edge_chars.shape == (2, SMALL["char_width"])
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    numpy.testing.assert_array_equal(scores(loaded), scores(nlp))
+    with pytest.raises(ModelFileError, match=r"char_edges=1 \(config: 0\)"):
+        spacy.load(tmp_path / "pipeline", config={"components": {"lstm_tagger": {"model": {"char_edges": 0}}}})
+
+
+@pytest.mark.parametrize("missing", [["char_kernels", "char_edges"], ["char_edges"]])
+def test_model_file_from_before_later_sizes_loads_with_their_old_values(copy, saved, missing):
     msg = read_model(copy)
-    del msg["shape"]["char_kernels"]
+    for name in missing:
+        del msg["shape"][name]
     write_model(copy, msg)
     numpy.testing.assert_array_equal(scores(spacy.load(copy)), scores(spacy.load(saved)))
 
