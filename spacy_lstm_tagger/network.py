@@ -105,8 +105,9 @@ class BiLSTMTagger(nn.Module):
         self.word_dropout = word_dropout
         self.word_embed = nn.Embedding(shape.n_words, shape.word_width, padding_idx=PAD)
         self.char_embed = nn.Embedding(shape.n_chars, shape.char_width, padding_idx=PAD)
-        # A learned character before and after each word: without them a CNN
-        # window cannot tell a suffix from the same letters inside a word.
+        # A learned character before and after each word: without them a
+        # word's ends are only zero padding, and a CNN window finds a suffix
+        # hard to tell from the same letters inside a word.
         self.edge_chars = (
             nn.Parameter(torch.empty(2, shape.char_width)) if shape.char_edges else None
         )
