@@ -275,6 +275,10 @@ def test_word_edge_characters_round_trip(tmp_path):
     numpy.testing.assert_array_equal(scores(loaded), scores(nlp))
     with pytest.raises(ModelFileError, match=r"char_edges=1 \(config: 0\)"):
         spacy.load(tmp_path / "pipeline", config={"components": {"lstm_tagger": {"model": {"char_edges": 0}}}})
+    # The edge characters reach the scores: other edges, other scores.
+    with torch.no_grad():
+        network.edge_chars.add_(1.0)
+    assert not numpy.allclose(scores(nlp), scores(loaded))
 
 
 @pytest.mark.parametrize("missing", [["char_kernels", "char_edges"], ["char_edges"]])
