@@ -22,7 +22,7 @@ from thinc.util import torch2xp, xp2torch
 
 from .featurize import IndexTables, Segment, cut_segments, featurize, split_by_tokens
 from .heap import keep_mmap_threshold
-from .network import MAX_CHAR_KERNELS, BiLSTMTagger, NetworkShape
+from .network import SIZE_RANGES, BiLSTMTagger, NetworkShape, whole_number_problems
 from .onnx_engine import ENGINES, InferenceLSTM
 
 MODEL_FORMAT = "spacy-lstm-tagger-model/2"
@@ -73,12 +73,8 @@ class ModelSettings:
                 if value not in ENGINES:
                     found.append(f"{field.name}={value!r} is not one of {', '.join(ENGINES)}")
                 continue
-            low, high = SETTING_LOWEST.get(field.name, 1), SETTING_LIMITS.get(field.name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                found.append(f"{field.name}={value!r} is not a whole number")
-            elif value < low or (high is not None and value > high):
-                limits = f"from {low} to {high}" if high else f">= {low}"
-                found.append(f"{field.name}={value} is not {limits}")
+            low, high = SETTING_RANGES.get(field.name, (1, None))
+            found += whole_number_problems(field.name, value, low, high)
         return found
 
     def shape(self, n_words: int, n_chars: int, n_tags: int, n_pos: int) -> NetworkShape:
@@ -98,14 +94,15 @@ SHAPE_SETTINGS = (
     "word_width", "char_width", "char_features", "char_kernels", "char_edges",
     "hidden_width", "depth",
 )
-SETTING_LOWEST = {"char_edges": 0}
-# Beyond these the settings stop bounding memory (a segment is one network row).
-SETTING_LIMITS = {
-    "char_kernels": MAX_CHAR_KERNELS,
-    "char_edges": 1,
-    "max_word_chars": 1000,
-    "max_sequence": TOKENS_PER_PASS,
-    "group_size": TOKENS_PER_PASS,
+# (lowest, highest) of the settings whose range is not "1 or more": the
+# network's own, and beyond the others the settings stop bounding memory (a
+# segment is one network row).
+SETTING_RANGES = {
+    "char_kernels": SIZE_RANGES["char_kernels"],
+    "char_edges": SIZE_RANGES["char_edges"],
+    "max_word_chars": (1, 1000),
+    "max_sequence": (1, TOKENS_PER_PASS),
+    "group_size": (1, TOKENS_PER_PASS),
 }
 
 

@@ -7,7 +7,7 @@ length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
 """
 from dataclasses import dataclass, fields
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 import torch
 from torch import nn
@@ -17,6 +17,27 @@ PAD = 0
 UNKNOWN = 1
 MAX_DEPTH = 100
 MAX_CHAR_KERNELS = 10
+# (lowest, highest or None) of the sizes whose range is not "1 or more".
+SIZE_RANGES = {
+    "n_words": (2, None),
+    "n_chars": (2, None),
+    "n_pos": (0, None),
+    "depth": (1, MAX_DEPTH),
+    "char_kernels": (1, MAX_CHAR_KERNELS),
+    "char_edges": (0, 1),
+}
+
+
+def whole_number_problems(
+    name: str, value: Any, low: int = 1, high: Optional[int] = None
+) -> List[str]:
+    """[a message] unless `value` is a whole number from `low` to `high` (None: no limit)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return [f"{name}={value!r} is not a whole number"]
+    if value < low or (high is not None and value > high):
+        limits = f"from {low} to {high}" if high is not None else f">= {low}"
+        return [f"{name}={value} is not {limits}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -55,19 +76,11 @@ class NetworkShape:
 
     def problems(self) -> List[str]:
         """What makes these sizes unusable, before anything is built."""
-        lowest = {"n_words": 2, "n_chars": 2, "n_tags": 1, "n_pos": 0, "char_edges": 0}
         found = []
         for field in fields(self):
             value = getattr(self, field.name)
-            low = lowest.get(field.name, 1)
-            high = {"depth": MAX_DEPTH, "char_kernels": MAX_CHAR_KERNELS, "char_edges": 1}.get(
-                field.name
-            )
-            if not isinstance(value, int) or isinstance(value, bool):
-                found.append(f"{field.name}={value!r} is not a whole number")
-            elif value < low or (high is not None and value > high):
-                limits = f"from {low} to {high}" if high else f">= {low}"
-                found.append(f"{field.name}={value} is not {limits}")
+            low, high = SIZE_RANGES.get(field.name, (1, None))
+            found += whole_number_problems(field.name, value, low, high)
         return found
 
     def n_parameters(self) -> int:
