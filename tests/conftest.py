@@ -9,7 +9,7 @@ import spacy
 import torch
 from thinc.api import Adam, fix_random_seed
 
-from spacy_lstm_tagger.conllu import ewt_dir
+from spacy_lstm_tagger.data.treebank import ewt_dir
 
 from helpers import ROOT, SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
 

@@ -8,7 +8,7 @@ import numpy
 import pytest
 import spacy
 
-from spacy_lstm_tagger.calibration import fit_temperature, kept_curve, reliability, scale
+from spacy_lstm_tagger.pipeline.calibration import fit_temperature, kept_curve, reliability, scale
 
 from helpers import TOY_LABELS, TOY_TEXTS
 

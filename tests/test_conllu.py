@@ -5,8 +5,9 @@ import pytest
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from spacy_lstm_tagger.__main__ import main
-from spacy_lstm_tagger.conllu import ewt_dir, ewt_file, read_conllu
+from spacy_lstm_tagger.cli import run as main
+from spacy_lstm_tagger.data.conllu import read_conllu
+from spacy_lstm_tagger.data.treebank import ewt_dir, ewt_file
 
 # "I can't go." with the contraction as a multi-word token, plus an empty node
 # and a second sentence with missing tags.

@@ -11,10 +11,14 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from helpers import SMALL_MODEL, TOY_DATA, TOY_LABELS, slice_treebank, toy_examples
-from spacy_lstm_tagger.corpus import TOY_CORPUS, read_docs, write_docbin
-from spacy_lstm_tagger.distill import TEACHER_KEY, add_soft_targets, soft_targets, train_distilled
-from spacy_lstm_tagger.train import CONFIG_DIR
-from spacy_lstm_tagger.ud import find_treebank
+from spacy_lstm_tagger.corpus import TOY_CORPUS
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.pipeline.soft_targets import TEACHER_KEY, soft_targets
+from spacy_lstm_tagger.training.distill import add_soft_targets
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.data.treebank import find_treebank
 
 TOY_CONFIG = CONFIG_DIR / "toy.cfg"
 
@@ -101,9 +105,7 @@ def test_soft_targets_survive_a_docbin_and_drop_unknown_labels(tmp_path):
 
 def test_train_with_teachers_trains_them_then_a_student_that_overfits(tmp_path):
     log = []
-    best = train_distilled(
-        TOY_CONFIG, tmp_path / "out", TOY_CORPUS, teachers=2, epochs=30, seed=0, log=log.append
-    )
+    best = train_files(TOY_CONFIG, tmp_path / "out", TOY_CORPUS, options=TrainingOptions(teachers=2, epochs=30, seed=0, log=log.append))
     out = tmp_path / "out"
     teacher_1 = spacy.load(out / "teacher-1" / "model-best")
     student = spacy.load(best)

@@ -10,11 +10,13 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 
-from spacy_lstm_tagger import figures
-from spacy_lstm_tagger.__main__ import main
-from spacy_lstm_tagger.conllu import ewt_file
-from spacy_lstm_tagger.corpus import read_docs, write_docbin
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.evaluation import figures
+from spacy_lstm_tagger.cli import run as main
+from spacy_lstm_tagger.data.treebank import ewt_file
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 from helpers import TOY_DATA
 
@@ -125,7 +127,7 @@ def test_compare_counts_where_each_pipeline_wins(toy_pipeline, tmp_path, capsys)
 
 
 def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(figures, "plt", None)
+    monkeypatch.setattr(figures, "available", lambda: False)
     gold = write_conllu(tmp_path / "gold.conllu", GOLD)
     out = run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
     page = (tmp_path / "r.html").read_text()
@@ -199,9 +201,7 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
     write_docbin(train_docs, tmp_path / "train.spacy")
     write_docbin(dev_docs, tmp_path / "dev.spacy")
     # The toy config's small model and high learning rate, with UPOS as for EWT.
-    best = train(CONFIG_DIR / "toy.cfg", tmp_path / "out", tmp_path / "train.spacy",
-                 tmp_path / "dev.spacy", epochs=3, seed=0, log=lambda _: None,
-                 overrides={"components.lstm_tagger.predict_pos": True})
+    best = train_files(CONFIG_DIR / "toy.cfg", tmp_path / "out", tmp_path / "train.spacy", tmp_path / "dev.spacy", options=TrainingOptions(epochs=3, seed=0, log=lambda _: None, overrides={"components.lstm_tagger.predict_pos": True}))
     run_evaluate(capsys, best, tmp_path / "dev.spacy", "--training", tmp_path / "out",
                  "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
     report = json.loads((tmp_path / "r.json").read_text())

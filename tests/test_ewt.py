@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import spacy
 
-from spacy_lstm_tagger.conllu import ewt_file
-from spacy_lstm_tagger.corpus import read_docs, write_docbin
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.data.treebank import ewt_file
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 
 @pytest.mark.slow
@@ -20,15 +22,7 @@ def test_short_ewt_training_reaches_accuracy_floor(ewt, tmp_path):
     write_docbin(train_docs, tmp_path / "train.spacy")
     write_docbin(dev_docs, tmp_path / "dev.spacy")
     log = []
-    best = train(
-        CONFIG_DIR / "ewt.cfg",
-        tmp_path / "out",
-        tmp_path / "train.spacy",
-        tmp_path / "dev.spacy",
-        epochs=8,
-        seed=0,
-        log=log.append,
-    )
+    best = train_files(CONFIG_DIR / "ewt.cfg", tmp_path / "out", tmp_path / "train.spacy", tmp_path / "dev.spacy", options=TrainingOptions(epochs=8, seed=0, log=log.append))
     scores = spacy.load(best).meta["performance"]
     # Tagging every word with its most frequent training tag gives 0.80 here
     # (unknown words as NN); eight epochs reached 0.913 (UPOS 0.924) here.

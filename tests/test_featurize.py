@@ -2,8 +2,8 @@
 import numpy
 import spacy
 
-from spacy_lstm_tagger.featurize import IndexTables, clip_word, cut_segments, featurize
-from spacy_lstm_tagger.network import PAD, UNKNOWN
+from spacy_lstm_tagger.pipeline.featurize import IndexTables, clip_word, cut_segments, featurize
+from spacy_lstm_tagger.pipeline.network import PAD, UNKNOWN
 
 
 def test_each_token_gets_its_word_and_character_rows_in_doc_order():

@@ -15,9 +15,9 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 import spacy_lstm_tagger  # noqa: F401  (registers the factory in this process)
-from spacy_lstm_tagger import featurize
-from spacy_lstm_tagger.featurize import token_ids
-from spacy_lstm_tagger.model import TOKENS_PER_PASS
+from spacy_lstm_tagger.pipeline import featurize
+from spacy_lstm_tagger.pipeline.featurize import token_ids
+from spacy_lstm_tagger.pipeline.settings import TOKENS_PER_PASS
 
 HERE = Path(__file__).resolve().parent
 TRAIN_DATA = [

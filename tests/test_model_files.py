@@ -2,9 +2,12 @@
 the component and the file, nothing half-loaded, and no code run from the file.
 """
 import io
+import json
 import pickle
+import re
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy
 import pytest
@@ -16,9 +19,9 @@ from spacy.vocab import Vocab
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-import spacy_lstm_tagger.model
+import spacy_lstm_tagger.pipeline.model
 from spacy_lstm_tagger import LSTMTagger, ModelFileError, build_lstm_tagger
-from spacy_lstm_tagger.network import BiLSTMTagger
+from spacy_lstm_tagger.pipeline.network import BiLSTMTagger
 
 TRAIN_DATA = [
     ("The dog ate the apple".split(), "DET NN V DET NN".split()),
@@ -65,7 +68,7 @@ def no_network_built(monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("a network was built")
 
-    monkeypatch.setattr(spacy_lstm_tagger.model, "BiLSTMTagger", never)
+    monkeypatch.setattr(spacy_lstm_tagger.pipeline.model, "BiLSTMTagger", never)
 
 
 def read_model(pipeline):
@@ -437,13 +440,32 @@ def test_loading_never_unpickles(saved, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "sizes, phrase",
+    "sizes, message",
     [
-        ({"hidden_width": 10**6}, "weights (more than 1,000,000,000)"),
-        ({"depth": 10**5}, "depth=100000 is not from 1 to 100"),
+        # Each size is in range, the whole is not: refused at initialize.
+        ({"hidden_width": 10**6}, "cannot initialize: the network would have"),
+        # Out of its declared range: refused when the component is created.
+        ({"depth": 10**5}, "invalid settings: depth=100000 is not from 1 to 100"),
     ],
 )
-def test_absurd_sizes_in_the_config_are_refused_before_building(sizes, phrase, no_network_built):
-    with pytest.raises(ValueError, match=r"\[lstm_tagger\] cannot initialize: the network would have") as info:
+def test_absurd_sizes_in_the_config_are_refused_before_building(sizes, message, no_network_built):
+    with pytest.raises(ValueError, match=r"\[lstm_tagger\] " + re.escape(message)):
         make_nlp(**sizes)
-    assert phrase in str(info.value)
+
+
+SAVED_PIPELINE = Path(__file__).parent / "data" / "saved-pipeline"
+
+
+def test_a_pipeline_saved_by_an_earlier_version_tags_as_it_did():
+    """tests/data/saved-pipeline was saved by spacy-lstm-tagger 0.1.0 before its
+    modules moved into wings (XPOS and UPOS heads, top_k 2, temperature 1.25);
+    the expected values are what that version predicted with it."""
+    expected = json.loads((SAVED_PIPELINE.parent / "saved-pipeline-expected.json").read_text())
+    nlp = spacy.load(SAVED_PIPELINE)
+    docs = list(nlp.pipe(expected["texts"]))
+    assert [[t.tag_ for t in doc] for doc in docs] == expected["tags"]
+    assert [[t.pos_ for t in doc] for doc in docs] == expected["pos"]
+    probs = [[t._.tag_prob for t in doc] for doc in docs]
+    assert numpy.allclose(sum(probs, []), sum(expected["tag_prob"], []), atol=1e-6)
+    top = [[[tag for tag, _ in t._.tag_top_k] for t in doc] for doc in docs]
+    assert top == [[[tag for tag, _ in pairs] for pairs in doc] for doc in expected["tag_top_k"]]

@@ -6,10 +6,12 @@ import torch
 from spacy.tokens import Doc
 from thinc.api import Adam, fix_random_seed
 
-from spacy_lstm_tagger import onnx_engine
-from spacy_lstm_tagger.conllu import ewt_file
-from spacy_lstm_tagger.corpus import read_docs, write_docbin
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.pipeline import onnx_engine
+from spacy_lstm_tagger.data.treebank import ewt_file
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 from helpers import SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
 
@@ -97,8 +99,7 @@ def test_onnx_agrees_with_torch_on_ewt_dev(ewt, tmp_path):
     nlp = spacy.blank("en")
     write_docbin(read_docs(ewt_file("train", ewt), nlp.vocab)[:2000], tmp_path / "train.spacy")
     write_docbin(read_docs(ewt_file("dev", ewt), nlp.vocab)[:200], tmp_path / "dev.spacy")
-    best = train(CONFIG_DIR / "ewt.cfg", tmp_path / "out", tmp_path / "train.spacy",
-                 tmp_path / "dev.spacy", epochs=3, seed=0, log=lambda line: None)
+    best = train_files(CONFIG_DIR / "ewt.cfg", tmp_path / "out", tmp_path / "train.spacy", tmp_path / "dev.spacy", options=TrainingOptions(epochs=3, seed=0, log=lambda line: None))
     dev = read_docs(ewt_file("dev", ewt), nlp.vocab)
     gold = [t.tag_ for doc in dev for t in doc]
     words = [([t.text for t in doc], [bool(t.whitespace_) for t in doc]) for doc in dev]

@@ -15,7 +15,7 @@ from helpers import ROOT, TOY_TAGS, TOY_TEXTS
 
 # What a wheel of the project is built from; a file missing here is missing
 # from the installed package too, which is what these tests should catch.
-# spacy_lstm_tagger/configs and /corpus are links to the top-level folders.
+# configs/ and corpus/ are installed as the package's spacy_lstm_tagger.configs and .corpus.
 PROJECT_FILES = ["pyproject.toml", "setup.cfg", "README.md", "spacy_lstm_tagger", "configs", "corpus"]
 
 LOAD_AND_TAG = f"""
@@ -31,9 +31,9 @@ print(json.dumps({{
 """
 
 PACKAGE_DATA = """
-import spacy_lstm_tagger.corpus, spacy_lstm_tagger.train
-print(spacy_lstm_tagger.train.CONFIG_DIR)
-print(sorted(p.name for p in spacy_lstm_tagger.train.CONFIG_DIR.glob("*.cfg")))
+import spacy_lstm_tagger.configs, spacy_lstm_tagger.corpus
+print(spacy_lstm_tagger.configs.CONFIG_DIR)
+print(sorted(p.name for p in spacy_lstm_tagger.configs.CONFIG_DIR.glob("*.cfg")))
 print(spacy_lstm_tagger.corpus.TOY_CORPUS.is_file())
 """
 

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import NumpyOps
 
-from spacy_lstm_tagger.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
 
 from helpers import ROOT, TOY_DATA, TOY_TAGS, TOY_TEXTS, tags_of
 

@@ -20,9 +20,9 @@ import spacy
 pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]' runs these tests")
 import ray  # noqa: E402
 
-from spacy_lstm_tagger.__main__ import main  # noqa: E402
-from spacy_lstm_tagger.ray_tag import MANIFEST, TagBatch, tag_dataset, tag_shards  # noqa: E402
-from spacy_lstm_tagger.tag import BadLineError, TagIOError, tag_file  # noqa: E402
+from spacy_lstm_tagger.cli import run as main  # noqa: E402
+from spacy_lstm_tagger.tagging.ray_engine import MANIFEST, TagBatch, tag_dataset, tag_shards  # noqa: E402
+from spacy_lstm_tagger.tagging.local import BadLineError, TagIOError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
 
@@ -133,7 +133,7 @@ def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, 
 
 def test_without_ray_the_error_says_what_to_install(toy_pipeline, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, "spacy_lstm_tagger.ray_tag")
+    monkeypatch.delitem(sys.modules, "spacy_lstm_tagger.tagging.ray_engine")
     with pytest.raises(ImportError, match=r"--engine ray needs Ray Data: pip install 'spacy-lstm-tagger\[ray\]'"):
         main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path / "out"), "--engine", "ray"])
 

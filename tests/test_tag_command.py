@@ -15,9 +15,9 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from spacy_lstm_tagger.__main__ import main
-from spacy_lstm_tagger.conllu import read_conllu
-from spacy_lstm_tagger.tag import BadLineError, tag_file
+from spacy_lstm_tagger.cli import run as main
+from spacy_lstm_tagger.data.conllu import read_conllu
+from spacy_lstm_tagger.tagging.local import BadLineError, tag_file
 
 from helpers import TOY_TAGS, TOY_TEXTS
 
@@ -148,7 +148,7 @@ PEAK_RSS_SCRIPT = textwrap.dedent(
     """
     import resource, sys
     import torch
-    from spacy_lstm_tagger.__main__ import main
+    from spacy_lstm_tagger.cli import run as main
     torch.set_num_threads(1)  # memory is the point; on a busy machine one thread is faster
     main(["tag", *sys.argv[1:], "--quiet"])
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -6,10 +6,12 @@ import re
 import pytest
 import srsly
 
-from spacy_lstm_tagger.__main__ import main
+from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.corpus import TOY_CORPUS
-from spacy_lstm_tagger.curves import LOG_NAME, PLOT_NAME, read_log, write_json
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.data.training_log import LOG_NAME, PLOT_NAME, read_log, write_json
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 EPOCH_LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+\S+ temperature (\S+)$")
 
@@ -28,7 +30,7 @@ def logged_epochs(rows):
 
 def test_training_writes_curves_that_resume_continues_and_the_report_shows(tmp_path, capsys):
     lines = []
-    train(CONFIG_DIR / "toy.cfg", tmp_path, TOY_CORPUS, epochs=3, seed=0, log=lines.append)
+    train_files(CONFIG_DIR / "toy.cfg", tmp_path, TOY_CORPUS, options=TrainingOptions(epochs=3, seed=0, log=lines.append))
     rows = read_log(tmp_path / LOG_NAME)
     # The log holds what the run printed, epoch by epoch.
     assert logged_epochs(rows) == printed_epochs(lines)
@@ -38,7 +40,7 @@ def test_training_writes_curves_that_resume_continues_and_the_report_shows(tmp_p
     # A row written after model-last's epoch (a crash before its save) is redone.
     write_json(tmp_path / LOG_NAME, {"epochs": rows + [{"epoch": 4, "loss": 99.0, "tag_acc": 0.0}]})
     lines = []
-    train(CONFIG_DIR / "toy.cfg", tmp_path, TOY_CORPUS, epochs=5, seed=0, resume=True, log=lines.append)
+    train_files(CONFIG_DIR / "toy.cfg", tmp_path, TOY_CORPUS, options=TrainingOptions(epochs=5, seed=0, resume=True, log=lines.append))
     resumed = read_log(tmp_path / LOG_NAME)
     assert [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
     assert resumed[:3] == rows

@@ -8,8 +8,11 @@ import pytest
 import spacy
 from spacy.vocab import Vocab
 
-from spacy_lstm_tagger.corpus import TOY_CORPUS, read_docs
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.corpus import TOY_CORPUS
+from spacy_lstm_tagger.data.corpus import read_docs
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 UNTAGGED_DEV = "1\tThe\tthe\t_\t_\t_\t_\t_\t_\t_\n2\tdog\tdog\t_\t_\t_\t_\t_\t_\t_\n\n"
 
@@ -19,9 +22,7 @@ def test_dev_set_with_nothing_to_score_finishes_and_says_so(tmp_path, dev_text):
     dev = tmp_path / "dev.conllu"
     dev.write_text(dev_text, encoding="utf8")
     log = []
-    best = train(
-        CONFIG_DIR / "toy.cfg", tmp_path / "out", TOY_CORPUS, dev, epochs=3, seed=0, log=log.append
-    )
+    best = train_files(CONFIG_DIR / "toy.cfg", tmp_path / "out", TOY_CORPUS, dev, options=TrainingOptions(epochs=3, seed=0, log=log.append))
     assert f"the dev corpus {dev} has no tagged sentences" in "\n".join(log)
     epoch_lines = [line.split() for line in log if line.split()[0].isdigit()]
     assert [(fields[0], fields[2]) for fields in epoch_lines] == [("1", "-"), ("2", "-"), ("3", "-")]

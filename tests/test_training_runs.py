@@ -14,7 +14,10 @@ from spacy.language import Language
 from thinc.api import Config
 
 from spacy_lstm_tagger.corpus import TOY_CORPUS
-from spacy_lstm_tagger.train import CONFIG_DIR, STATE_KEY, train
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.loop import STATE_KEY
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 ROOT = Path(__file__).resolve().parent.parent
 TOY_CONFIG = CONFIG_DIR / "toy.cfg"
@@ -106,7 +109,7 @@ def broken_second_rename(original):
 def test_failed_save_keeps_the_last_good_pipeline_and_resume_continues(tmp_path, monkeypatch, failure):
     def run(epochs, resume):
         lines = []
-        train(TOY_CONFIG, tmp_path, TOY_CORPUS, epochs=epochs, seed=0, resume=resume, log=lines.append)
+        train_files(TOY_CONFIG, tmp_path, TOY_CORPUS, options=TrainingOptions(epochs=epochs, seed=0, resume=resume, log=lines.append))
         return epochs_logged("\n".join(lines))
 
     assert run(2, resume=False) == [1, 2]

@@ -15,16 +15,12 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config
 
-from spacy_lstm_tagger.corpus import read_docs
-from spacy_lstm_tagger.train import CONFIG_DIR
-from spacy_lstm_tagger.ud import (
-    META_KEY,
-    choose_language,
-    find_treebank,
-    prepare,
-    train_ud,
-    treebank_in_data_dir,
-)
+from spacy_lstm_tagger.data.corpus import read_docs
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.data.treebank import find_treebank, treebank_in_data_dir
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_ud
+from spacy_lstm_tagger.training.ud import META_KEY, choose_language, prepare
 
 from helpers import SMALL_MODEL, slice_treebank
 
@@ -115,8 +111,7 @@ def test_language_tokenizer_needs_no_extra_package(lang, code, note):
 def test_composite_xpos_multiword_tokens_and_words_with_spaces(tmp_path):
     folder = write_treebank(tmp_path / "qaa", "qaa_tiny", QAA_TRAIN)
     log = []
-    best = train_ud(folder, tmp_path / "out", config=fast_config(tmp_path / "fast.cfg"),
-                    epochs=40, seed=0, log=log.append)
+    best = train_ud(folder, tmp_path / "out", options=TrainingOptions(epochs=40, seed=0, log=log.append), config=fast_config(tmp_path / "fast.cfg"))
     assert "qaa_tiny: tags: XPOS into token.tag_, UPOS into token.pos_" in log
     nlp = spacy.load(best)
     assert nlp.lang == "xx" and nlp.pipe_names == ["lstm_tagger"]
@@ -202,7 +197,7 @@ def trained(tmp_path_factory):
             except FileNotFoundError as err:
                 pytest.skip(str(err))
             folder = slice_treebank(source, tmp_path_factory.mktemp(lang), N_TRAIN, N_DEV)
-            best = train_ud(folder, folder / "out", epochs=EPOCHS, seed=0, log=lambda _: None)
+            best = train_ud(folder, folder / "out", options=TrainingOptions(epochs=EPOCHS, seed=0, log=lambda _: None))
             pipelines[lang] = (source, spacy.load(best))
         return pipelines[lang]
 

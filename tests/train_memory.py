@@ -13,9 +13,11 @@ from pathlib import Path
 import torch
 from spacy.vocab import Vocab
 
-from spacy_lstm_tagger.conllu import ewt_file
-from spacy_lstm_tagger.corpus import read_docs, write_docbin
-from spacy_lstm_tagger.train import CONFIG_DIR, train
+from spacy_lstm_tagger.data.treebank import ewt_file
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
+from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training.options import TrainingOptions
+from spacy_lstm_tagger.training.runs import train_files
 
 
 def resident_mb() -> float:
@@ -38,7 +40,7 @@ def main(ewt: str, work: str, sentences: int = 1000, epochs: int = 6) -> None:
             line += f"   {per_epoch[-1]:.0f} MB resident"
         print(line, flush=True)
 
-    train(CONFIG_DIR / "ewt.cfg", work_dir / "out", train_path, dev_path, epochs=epochs, log=log)
+    train_files(CONFIG_DIR / "ewt.cfg", work_dir / "out", train_path, dev_path, options=TrainingOptions(epochs=epochs, log=log))
     print(json.dumps({"resident_mb": per_epoch}))
 
 

@@ -1,0 +1,13 @@
+"""The `lstm_tagger` component and its model: all that `spacy.load` needs.
+
+Docs -> index arrays (featurize) -> torch network (network, model; onnx_engine
+for tagging) -> scores, whose columns the OutputLayout names (layout) ->
+annotations and confidences (annotations, confidence, calibration). In
+training: gold labels (gold) -> loss (loss). The model's settings are declared
+in settings, the component's saved entries in saved_cfg. Nothing here imports
+training, tagging, evaluation or plotting code.
+"""
+from .component import LSTMTagger, find_lstm_tagger, make_lstm_tagger
+from .model import ModelFileError, TaggerModel, build_lstm_tagger
+
+__all__ = ["LSTMTagger", "ModelFileError", "TaggerModel", "build_lstm_tagger", "find_lstm_tagger", "make_lstm_tagger"]

@@ -1,0 +1,98 @@
+"""Does `token._.tag_prob` mean what it says? Measuring it, and temperature scaling.
+
+A token whose tag has probability 0.9 should be right 9 times in 10. The expected
+calibration error (ECE) is the gap between confidence and accuracy, averaged over
+confidence bins weighted by their tokens. Temperature scaling (Guo et al. 2017,
+"On Calibration of Modern Neural Networks") divides the scores by one number T,
+fitted on dev data to minimise the log-loss: T > 1 tempers an over-confident
+model. It never changes which tag is the most likely, so the tags stay the same.
+"""
+from typing import Dict, List, Sequence
+
+import numpy
+
+N_BINS = 10
+# Search range of 1/T: temperatures from 0.1 to 20.
+_INVERSE_T_RANGE = (0.05, 10.0)
+
+
+def reliability(probs: numpy.ndarray, correct: numpy.ndarray, n_bins: int = N_BINS) -> Dict:
+    """Bin the tokens by confidence into `n_bins` equal-width bins of [0, 1].
+    RETURNS (dict): "ece" and, for each bin with tokens, its "low" and "high"
+        edges, "tokens", mean "confidence" and "accuracy".
+    """
+    probs = numpy.asarray(probs, dtype="float64")
+    correct = numpy.asarray(correct, dtype="float64")
+    # A confidence of exactly 1.0 belongs in the top bin.
+    which = numpy.minimum((probs * n_bins).astype("int64"), n_bins - 1)
+    bins = []
+    ece = 0.0
+    for b in range(n_bins):
+        members = which == b
+        n = int(members.sum())
+        if not n:
+            continue
+        confidence, accuracy = float(probs[members].mean()), float(correct[members].mean())
+        ece += n / len(probs) * abs(accuracy - confidence)
+        bins.append(
+            {"low": b / n_bins, "high": (b + 1) / n_bins, "tokens": n,
+             "confidence": confidence, "accuracy": accuracy}
+        )
+    return {"ece": ece, "bins": bins}
+
+
+def kept_curve(probs: numpy.ndarray, correct: numpy.ndarray, shares: Sequence[float]) -> List[Dict]:
+    """Accuracy on the most confident tokens, when only a share of them is kept
+    (the rest being set aside for review). RETURNS (list): for each share, the
+    "share", the "threshold" (lowest confidence kept), "tokens" and "accuracy".
+    """
+    order = numpy.argsort(-numpy.asarray(probs), kind="stable")
+    ranked_probs = numpy.asarray(probs)[order]
+    right_so_far = numpy.cumsum(numpy.asarray(correct)[order])
+    points = []
+    for share in shares:
+        kept = max(1, int(numpy.ceil(share * len(order) - 1e-9)))
+        points.append(
+            {"share": share, "threshold": float(ranked_probs[kept - 1]), "tokens": kept,
+             "accuracy": float(right_so_far[kept - 1] / kept)}
+        )
+    return points
+
+
+def scale(log_probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    """Log-probabilities of the same scores divided by `temperature`."""
+    if temperature == 1.0:
+        return log_probs
+    scaled = log_probs / temperature
+    top = scaled.max(axis=1, keepdims=True)
+    return scaled - (top + numpy.log(numpy.exp(scaled - top).sum(axis=1, keepdims=True)))
+
+
+def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
+    """The temperature that minimises the mean negative log-likelihood of the
+    gold columns `gold` (one per row of `log_probs`). The loss is convex in 1/T,
+    so a golden-section search over log(1/T) finds it."""
+    log_probs = numpy.asarray(log_probs, dtype="float64")
+    gold_scores = log_probs[numpy.arange(len(gold)), gold]
+
+    def loss(log_inverse_t: float) -> float:
+        inverse_t = numpy.exp(log_inverse_t)
+        scaled = log_probs * inverse_t
+        top = scaled.max(axis=1)
+        log_z = top + numpy.log(numpy.exp(scaled - top[:, None]).sum(axis=1))
+        return float((log_z - inverse_t * gold_scores).mean())
+
+    low, high = numpy.log(_INVERSE_T_RANGE[0]), numpy.log(_INVERSE_T_RANGE[1])
+    ratio = (numpy.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    loss_a, loss_b = loss(a), loss(b)
+    while high - low > 1e-4:
+        if loss_a < loss_b:
+            high, b, loss_b = b, a, loss_a
+            a = high - ratio * (high - low)
+            loss_a = loss(a)
+        else:
+            low, a, loss_a = a, b, loss_b
+            b = low + ratio * (high - low)
+            loss_b = loss(b)
+    return float(1.0 / numpy.exp((low + high) / 2))

@@ -1,0 +1,63 @@
+"""Which columns of the network's scores belong to which head.
+
+The network scores every token once; its columns are the heads' labels one
+head after another (tags, then UPOS labels), each head normalised on its own.
+`OutputLayout` is the one place that knows this order: the component, the loss,
+the confidences and distillation ask it for a head's columns instead of slicing.
+"""
+from dataclasses import dataclass
+from typing import Dict, Iterator, Sequence, Tuple
+
+# The heads in column order: name -> the Example/Token attribute it predicts.
+HEAD_ATTRS = {"tag": "TAG", "pos": "POS"}
+
+
+@dataclass(frozen=True)
+class Head:
+    """One head: its labels and where its columns start."""
+
+    name: str  # "tag", "pos"
+    labels: Tuple[str, ...]
+    start: int
+
+    @property
+    def attr(self) -> str:
+        """The attribute it predicts, as Example.get_aligned names it ("TAG")."""
+        return HEAD_ATTRS[self.name]
+
+    @property
+    def columns(self) -> slice:
+        return slice(self.start, self.start + len(self.labels))
+
+
+class OutputLayout:
+    """The heads of a model, in column order; a head without labels is absent."""
+
+    def __init__(self, labels: Dict[str, Sequence[str]]):
+        unknown = sorted(set(labels) - set(HEAD_ATTRS))
+        if unknown:
+            raise ValueError(f"unknown heads {unknown} (known: {', '.join(HEAD_ATTRS)})")
+        heads, start = [], 0
+        for name in HEAD_ATTRS:
+            head_labels = tuple(labels.get(name, ()))
+            if head_labels:
+                heads.append(Head(name, head_labels, start))
+                start += len(head_labels)
+        self.heads: Tuple[Head, ...] = tuple(heads)
+        self.n_columns = start
+
+    def __iter__(self) -> Iterator[Head]:
+        return iter(self.heads)
+
+    def __contains__(self, name: str) -> bool:
+        return any(head.name == name for head in self.heads)
+
+    def __getitem__(self, name: str) -> Head:
+        for head in self.heads:
+            if head.name == name:
+                return head
+        raise KeyError(f"the model has no {name!r} head")
+
+    def size(self, name: str) -> int:
+        """The number of labels of a head, 0 if it has none."""
+        return len(self[name].labels) if name in self else 0

@@ -1,0 +1,70 @@
+"""A tagged Doc as output: a JSONL record, or CoNLL-U sentences."""
+import json
+import math
+from typing import IO, Dict, Optional
+
+from spacy.tokens import Doc
+
+from ..pipeline.confidence import TAG_PROB, TAG_TOP_K
+
+OUTPUT_FORMATS = ("jsonl", "conllu")
+
+
+def finite_or_none(value: Optional[float]) -> Optional[float]:
+    """A probability rounded for output; None for a missing or NaN one."""
+    return round(value, 4) if value is not None and math.isfinite(value) else None
+
+
+def doc_to_record(doc: Doc, line_number: int) -> Dict[str, object]:
+    """The JSONL record of a tagged Doc: the input line number, the text and
+    each token's text, tag, UPOS (or "") and the tag's probability (and top
+    tags, if asked for). A probability that is not finite becomes null."""
+    tokens = []
+    for token in doc:
+        entry: Dict[str, object] = {"text": token.text, "tag": token.tag_, "pos": token.pos_}
+        entry["prob"] = finite_or_none(token._.get(TAG_PROB))
+        top_k = token._.get(TAG_TOP_K)
+        if top_k is not None:
+            entry["top_k"] = [[tag, finite_or_none(p)] for tag, p in top_k]
+        tokens.append(entry)
+    return {"line": line_number, "text": doc.text, "tokens": tokens}
+
+
+def write_jsonl(out: IO[str], doc: Doc, line_number: int) -> None:
+    # allow_nan=False: NaN is not JSON; doc_to_record leaves none.
+    out.write(json.dumps(doc_to_record(doc, line_number), ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def conllu_sentences(doc: Doc, line_number: int) -> str:
+    """One CoNLL-U sentence per sentence of the Doc (the whole Doc if nothing
+    set sentences), with XPOS, UPOS and the tag's probability in MISC
+    (`TagProb=`). Whitespace tokens are left out, as in UD."""
+    sents = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
+    blocks = []
+    for n, sent in enumerate(sents, start=1):
+        tokens = [token for token in sent if not token.is_space]
+        if not tokens:
+            continue
+        text = " ".join(sent.text.split())
+        rows = [f"# sent_id = {line_number}-{n}", f"# text = {text}"]
+        for i, token in enumerate(tokens, start=1):
+            misc = []
+            # Not at the Doc's end: what follows it there is not part of the text.
+            following = doc[token.i + 1] if token.i + 1 < len(doc) else None
+            if following is not None and not token.whitespace_ and not following.is_space:
+                misc.append("SpaceAfter=No")
+            prob = finite_or_none(token._.get(TAG_PROB))
+            if prob is not None:
+                misc.append(f"TagProb={prob:.4f}")
+            columns = [str(i), token.text, "_", token.pos_ or "_", token.tag_ or "_"]
+            columns += ["_", "_", "_", "_", "|".join(misc) or "_"]
+            rows.append("\t".join(columns))
+        blocks.append("\n".join(rows) + "\n\n")
+    return "".join(blocks)
+
+
+def write_conllu(out: IO[str], doc: Doc, line_number: int) -> None:
+    out.write(conllu_sentences(doc, line_number))
+
+
+WRITERS = {"jsonl": write_jsonl, "conllu": write_conllu}  # by output format

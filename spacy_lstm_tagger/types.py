@@ -1,0 +1,5 @@
+"""Types shared across the package."""
+import os
+from typing import Union
+
+PathLike = Union[str, "os.PathLike[str]"]
