@@ -57,7 +57,7 @@ def test_temperature_tempers_tag_prob_and_keeps_the_tags(toy_pipeline, tmp_path)
         tempered = loaded(text)
         assert [t.tag_ for t in tempered] == [t.tag_ for t in doc]
         for token, row, old in zip(tempered, raw, doc):
-            expected = numpy.exp(scale(row[None, :].astype("float64"), 3.0)[0]).max()
+            expected = numpy.exp(scale(numpy.log(row[None, :].astype("float64")), 3.0)[0]).max()
             assert token._.tag_prob == pytest.approx(expected, rel=1e-5)
             assert 1 / len(TOY_LABELS) < token._.tag_prob < old._.tag_prob
             assert sum(p for _, p in token._.tag_top_k) == pytest.approx(1.0, abs=1e-5)

@@ -150,17 +150,20 @@ def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python
         "vi_tiny: tags: the treebank has no XPOS beyond UPOS, so the tagger predicts "
         "UPOS into token.pos_ (and token.tag_)"
     )
-    # The last line tags the first dev sentence, as raw text.
-    assert result.stdout.splitlines()[-1] == "Tôi/PRON nhớ/VERB chủ/NOUN tịch/NOUN xã/NOUN ./PUNCT"
-    # A fresh process: the training sentence, raw text again (a one-sentence
-    # model is not asked to generalise to other contexts).
+    # The last line tags the first dev sentence, as raw text. The tokenizer
+    # splits the training word "chủ tịch" at its space: "chủ" and "tịch" were
+    # never seen, and a one-sentence model's guess for them is no test.
+    words = [pair.rsplit("/", 1) for pair in result.stdout.splitlines()[-1].split()]
+    assert [w for w, _ in words] == ["Tôi", "nhớ", "chủ", "tịch", "xã", "."]
+    assert [t for w, t in words if w not in ("chủ", "tịch")] == ["PRON", "VERB", "NOUN", "PUNCT"]
+    # A fresh process: the training sentence, raw text again.
     check = (
         "import json, spacy; nlp = spacy.load(r'%s'); doc = nlp('Tôi nhớ chủ tịch xã .');"
         "print(json.dumps([nlp.pipe_names, [t.pos_ for t in doc], nlp.meta['ud_treebank']['notes']]))"
     ) % (out / "model-best")
     pipe_names, pos, meta_notes = srsly.json_loads(run_python("-c", check).stdout)
     assert pipe_names == ["lstm_tagger", "attribute_ruler"]
-    assert pos == ["PRON", "VERB", "NOUN", "NOUN", "NOUN", "PUNCT"]
+    assert pos[:2] + pos[4:] == ["PRON", "VERB", "NOUN", "PUNCT"]
     assert meta_notes == [note[len("vi_tiny: "):] for note in notes]
 
 

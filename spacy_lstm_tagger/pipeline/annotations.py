@@ -11,7 +11,7 @@ from spacy.parts_of_speech import IDS as UPOS_IDS
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
-from .calibration import scale
+from .calibration import log_probs_of, scale
 from .confidence import set_confidences
 from .layout import OutputLayout
 
@@ -39,7 +39,7 @@ def write_annotations(
 ) -> None:
     """Write each head's most likely label for every token of `docs`.
 
-    flat (numpy.ndarray): (n_tokens, layout.n_columns) log-probabilities of the
+    flat (numpy.ndarray): (n_tokens, layout.n_columns) probabilities of the
         Docs' tokens, Doc after Doc.
     heads (Sequence[str]): the heads whose labels are written ("tag", "pos");
         the attributes of the others are never touched.
@@ -57,7 +57,7 @@ def write_annotations(
     tags = layout["tag"]
     # Calibrated probabilities (calibration.py), once for the batch; the
     # predicted tag stays the most likely one.
-    tag_log_probs = scale(flat[:, tags.columns], tag_temperature)
+    tag_log_probs = scale(log_probs_of(flat[:, tags.columns]), tag_temperature)
     set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k)
     end = 0
     for doc in docs:

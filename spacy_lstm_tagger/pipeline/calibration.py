@@ -59,6 +59,12 @@ def kept_curve(probs: numpy.ndarray, correct: numpy.ndarray, shares: Sequence[fl
     return points
 
 
+def log_probs_of(probs: numpy.ndarray) -> numpy.ndarray:
+    """log(probs), with probabilities that underflowed to 0 read as the
+    smallest float32 (log about -87), so that every log-probability is finite."""
+    return numpy.log(numpy.maximum(probs, numpy.finfo("float32").tiny))
+
+
 def scale(log_probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
     """Log-probabilities of the same scores divided by `temperature`."""
     if temperature == 1.0:

@@ -208,7 +208,8 @@ class LSTMTagger(TrainablePipe):
             )
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
-        """Log-probabilities per token of each Doc, tags then UPOS labels."""
+        """Probabilities per token of each Doc, each head's columns normalised on
+        their own (tags, then UPOS labels: see `layout`)."""
         self._require_ready()
         limit_threads_after_fork()
         return self.model.predict(list(docs))
@@ -255,9 +256,10 @@ class LSTMTagger(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]):
-        """The loss of loss.py on the examples' gold tags (and UPOS labels);
-        tokens without a gold label (or whose gold label does not align) are
-        ignored. RETURNS (Tuple[float, List[Floats2d]]): the loss and its gradient.
+        """spaCy's tagger loss (loss.py) on the examples' gold tags (and UPOS
+        labels): the gradient is the probabilities minus the targets; tokens
+        without a gold label (or whose gold label does not align) are ignored.
+        RETURNS (Tuple[float, List[Floats2d]]): the loss and its gradient.
         """
         examples = list(examples)
         validate_examples(examples, "LSTMTagger.get_loss")

@@ -1,6 +1,6 @@
-"""The training loss: a pure function of the scores, the output layout and the
-gold labels, with no Docs or Examples in sight (the component turns those into
-`GoldLabels`, gold.py).
+"""The training loss: a pure function of the probabilities, the output layout
+and the gold labels, with no Docs or Examples in sight (the component turns
+those into `GoldLabels`, gold.py).
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -36,36 +36,36 @@ def tagger_loss(
     label_smoothing: float = 0.0,
     teacher_weight: float = 0.0,
 ) -> Tuple[float, Floats2d]:
-    """Cross-entropy of each head's gold labels, with label smoothing, averaged
-    over the rows that have one; rows without a gold label cost nothing. A
-    negative label ("!NN") costs -log(1 - p(NN)). Where a teacher's
-    distribution is given, the target is `teacher_weight` of it and the rest
-    the (smoothed) gold label.
+    """spaCy's tagger loss for each head, as thinc's SequenceCategoricalCrossentropy
+    computes it (not normalised): the gradient is the probabilities minus the
+    target, on the rows that have a gold label; other rows cost nothing. The
+    target is the gold label with `label_smoothing` of its weight spread over
+    the other labels, and where a teacher's distribution is given,
+    `teacher_weight` of it. A negative label ("!NN") leaves the row's other
+    labels alone and pushes NN towards 0. The loss is the sum of the squared
+    gradient, as spaCy reports it.
 
-    flat (Floats2d): (n_tokens, layout.n_columns) log-probabilities.
-    RETURNS (Tuple[float, Floats2d]): the loss, and its gradient with respect to `flat`.
+    flat (Floats2d): (n_tokens, layout.n_columns) probabilities.
+    RETURNS (Tuple[float, Floats2d]): the loss, and its gradient with respect
+        to the scores before each head's softmax.
     """
     d_flat = flat * 0
-    loss = 0.0
     for head in layout:
         if head.name in gold:
-            loss += _head_loss(
-                flat[:, head.columns], d_flat[:, head.columns], gold[head.name],
-                label_smoothing, teacher_weight,
-            )
-    return loss, d_flat
+            _head_gradient(flat[:, head.columns], d_flat[:, head.columns], gold[head.name],
+                           label_smoothing, teacher_weight)
+    return float((d_flat**2).sum()), d_flat
 
 
-def _head_loss(
-    log_probs: Floats2d, d_log_probs: Floats2d, gold: GoldLabels, label_smoothing: float, teacher_weight: float
-) -> float:
-    """One head's loss; its gradient is written into `d_log_probs` (a view)."""
-    xp = get_array_module(log_probs)
+def _head_gradient(
+    probs: Floats2d, d_probs: Floats2d, gold: GoldLabels, label_smoothing: float, teacher_weight: float
+) -> None:
+    """One head's gradient, written into `d_probs` (a view)."""
+    xp = get_array_module(probs)
     rows, columns, negative = (xp.asarray(a) for a in (gold.rows, gold.columns, gold.negative))
     if not len(rows):
-        return 0.0
-    n_labels, n_rows = log_probs.shape[1], len(rows)
-    loss = 0.0
+        return
+    n_labels = probs.shape[1]
     positive = ~negative
     if positive.any():
         smoothing = label_smoothing if n_labels > 1 else 0.0
@@ -77,12 +77,7 @@ def _head_loss(
             # Rows without a teacher's distribution (all zeros) keep the gold target.
             weight = teacher_weight * (teacher.sum(axis=1, keepdims=True) > 0)
             target = (1.0 - weight) * target + weight * teacher
-        loss += float(-(target * log_probs[rows[positive]]).sum()) / n_rows
-        d_log_probs[rows[positive]] = -target / n_rows
+        d_probs[rows[positive]] = probs[rows[positive]] - target
     if negative.any():
         rows, columns = rows[negative], columns[negative]
-        p = xp.exp(log_probs[rows, columns]).clip(0.0, 1.0 - 1e-6)
-        loss += float(-xp.log1p(-p).sum()) / n_rows
-        d_log_probs[rows, columns] = p / (1.0 - p) / n_rows
-    return loss
-
+        d_probs[rows, columns] = probs[rows, columns]

@@ -55,7 +55,7 @@ build_lstm_tagger.__signature__ = inspect.Signature(
 build_lstm_tagger.__doc__ = (
     "A BiLSTM tagger over word embeddings and character-CNN features.\n\n"
     + settings_docstring()
-    + "\nRETURNS (TaggerModel): log-probabilities per token, each head's in the "
+    + "\nRETURNS (TaggerModel): probabilities per token, each head's in the "
     "columns its OutputLayout gives. Not usable before `build` or loading."
 )
 
@@ -76,6 +76,9 @@ class TaggerModel(Model):
             forward,
             attrs={"settings": settings, "tables": IndexTables()},
             shims=[TaggerShim(None)],
+            # The number of tags, as spaCy's tagger model reports it; set when
+            # the network is built or loaded.
+            dims={"nO": None},
         )
         self.inference_lstm = InferenceLSTM(settings.engine)
 
@@ -124,6 +127,7 @@ class TaggerModel(Model):
         network.eval()  # see run_network
         self.attrs["tables"] = tables
         self.shims[0].network = network
+        self.set_dim("nO", network.shape.n_tags, force=True)
 
     def to_bytes(self) -> bytes:
         """The tables, the network's shape and its weights as msgpack of plain
@@ -288,9 +292,19 @@ class TaggerShim(PyTorchShim):
             self._model.load_state_dict(backup)
 
 
+def softmax_per_head(scores: torch.Tensor, head_sizes: List[int]) -> torch.Tensor:
+    """Each head's block of columns normalised on its own into probabilities."""
+    blocks = torch.split(scores, head_sizes, dim=1)
+    return torch.cat([torch.softmax(block, dim=1) for block in blocks], dim=1)
+
+
 def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
     """One pass of rows through the torch network.
-    RETURNS: the (n_tokens, n_labels) scores tensor and its backprop callback.
+    RETURNS: the (n_tokens, n_labels) probabilities, each head's block
+        normalised on its own, and the backprop callback, which takes the
+        gradient with respect to the scores before the softmax (as thinc's
+        Softmax layer does, and as spaCy's losses give it: probabilities
+        minus targets).
 
     Prediction runs under inference_mode and changes no state, so that threads
     sharing the model never see each other's passes. Dropout is an argument of
@@ -306,10 +320,12 @@ def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
         torch.from_numpy(batch.type_chars).to(device),
         torch.from_numpy(batch.lengths),  # stays on the CPU: it drives the loop
     )
+    head_sizes = network.head_sizes()
     if not is_train:
         lstm = model.inference_lstm.get(network.bilstm)
         with torch.inference_mode():
-            return network(*inputs, group_size=settings.group_size, lstm=lstm), None
+            scores = network(*inputs, group_size=settings.group_size, lstm=lstm)
+            return softmax_per_head(scores, head_sizes), None
     network.train()
     try:
         scores = network(*inputs, group_size=settings.group_size, train=True)
@@ -319,13 +335,21 @@ def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
     def backprop(d_scores: torch.Tensor) -> None:
         torch.autograd.backward(scores, grad_tensors=d_scores)
 
-    return scores, backprop
+    with torch.no_grad():
+        probs = softmax_per_head(scores, head_sizes)
+    return probs, backprop
 
 
 def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
     """Docs -> index arrays -> tensors -> network -> one (n_tokens, n_labels)
-    array of log-probabilities per Doc. A batch with many tokens (say one huge
-    Doc) goes through the network in several passes, which bounds memory."""
+    array of probabilities per Doc, each head's columns normalised on its own.
+    A batch with many tokens (say one huge Doc) goes through the network in
+    several passes, which bounds memory.
+
+    The backprop callback takes the gradient with respect to the scores before
+    the softmax (spaCy's "probabilities minus targets", summed over tokens) and
+    divides it by the batch's tokens: the model learns from the mean over
+    tokens, so that a learning rate means the same for any batch size."""
     segments, token_order = cut_segments(docs, model.settings.max_sequence)
     passes = [
         run_network(model, part, is_train)
@@ -338,7 +362,7 @@ def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[F
 
     def backprop(d_per_doc: List[Floats2d]) -> List[Doc]:
         d_flat = model.ops.alloc2f(*flat.shape)
-        d_flat[token_order] = model.ops.xp.concatenate(d_per_doc)
+        d_flat[token_order] = model.ops.xp.concatenate(d_per_doc) / max(1, len(flat))
         start = 0
         for scores, backprop_pass in passes:
             backprop_pass(xp2torch(d_flat[start : start + len(scores)], device=scores.device))

@@ -1,7 +1,8 @@
-"""The PyTorch network: word and character features -> BiLSTM -> log-probabilities.
+"""The PyTorch network: word and character features -> BiLSTM -> scores per label.
 
 It grows the LSTMTagger of PyTorch's "Sequence Models and LSTM Networks" tutorial
-(embedding -> LSTM -> linear -> log-softmax): character CNNs per word type (the
+(embedding -> LSTM -> linear -> log-softmax; here the softmax is the model's, see
+model.py): character CNNs per word type (the
 tutorial's exercise), a bidirectional multi-layer LSTM over whole batches in
 length-sorted groups, word dropout to train the unknown-word vector, and an
 optional second head for UPOS.
@@ -118,6 +119,12 @@ class BiLSTMTagger(nn.Module):
         self.bilstm = BiLSTM(shape.word_width + self.char_feature_width, shape.hidden_width, shape.depth)
         self.tag_head = nn.Linear(2 * shape.hidden_width, shape.n_tags)
         self.pos_head = nn.Linear(2 * shape.hidden_width, shape.n_pos) if shape.n_pos else None
+        # Output layers start at zero, as thinc's Softmax does: every label is
+        # equally likely until the first update.
+        for head in (self.tag_head, self.pos_head):
+            if head is not None:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
         # torch's N(0, 1) embeddings saturate the LSTM gates at first: on EWT,
         # std 0.1 gave 91.1% dev accuracy after one epoch instead of 87.2%.
         for embed in (self.word_embed, self.char_embed):
@@ -145,8 +152,8 @@ class BiLSTMTagger(nn.Module):
         train (bool): apply dropout and word dropout.
         lstm: (rows, lengths) -> hidden, in place of `self.bilstm` when not
             training (the ONNX Runtime engine).
-        RETURNS (N, n_tags + n_pos): for each token, row by row, log-probabilities
-            of the tags, then of the UPOS labels, each normalised on its own.
+        RETURNS (N, n_tags + n_pos): for each token, row by row, the scores of
+            the tags, then of the UPOS labels, before each head's softmax.
         """
         if train and self.word_dropout > 0:
             # torch's global generator: spaCy's fix_random_seed seeds it.
@@ -172,10 +179,12 @@ class BiLSTMTagger(nn.Module):
         if not hidden:  # only empty Docs
             return tokens.new_zeros((0, self.shape.n_tags + self.shape.n_pos))
         hidden = functional.dropout(torch.cat(hidden), self.dropout, train)
-        scores = [torch.log_softmax(self.tag_head(hidden), dim=-1)]
-        if self.pos_head is not None:
-            scores.append(torch.log_softmax(self.pos_head(hidden), dim=-1))
-        return torch.cat(scores, dim=-1)
+        heads = [self.tag_head] if self.pos_head is None else [self.tag_head, self.pos_head]
+        return torch.cat([head(hidden) for head in heads], dim=-1)
+
+    def head_sizes(self) -> List[int]:
+        """The width of each head's block of columns, in column order."""
+        return [self.shape.n_tags] + ([self.shape.n_pos] if self.shape.n_pos else [])
 
     def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
         """type_chars (U, L): character rows of each word, PAD after its end ->

@@ -53,7 +53,7 @@ def ensemble_probs(teachers: Sequence[Language], docs: List[Doc], batch_size: in
         batch = [Doc(vocab, words=[t.text for t in doc]) for doc in part]
         summed = None
         for pipe in pipes:
-            probs = [numpy.exp(pipe.model.ops.to_numpy(scores)) for scores in pipe.predict(batch)]
+            probs = [pipe.model.ops.to_numpy(scores) for scores in pipe.predict(batch)]
             summed = probs if summed is None else [a + b for a, b in zip(summed, probs)]
         for probs in summed:
             probs /= len(pipes)

@@ -8,7 +8,7 @@ import numpy
 from spacy.language import Language
 from spacy.training import Example
 
-from ..pipeline.calibration import fit_temperature, reliability, scale
+from ..pipeline.calibration import fit_temperature, log_probs_of, reliability, scale
 
 
 def fit_pipeline_temperatures(
@@ -36,7 +36,7 @@ def fit_pipeline_temperatures(
             dtype="int64",
         )
         has_gold = gold >= 0  # tokens without a gold tag (or with an unknown one) do not count
-        log_probs = numpy.concatenate(scores)[has_gold]
+        log_probs = log_probs_of(numpy.concatenate(scores)[has_gold])
         gold = gold[has_gold]
         if not len(gold):
             continue
