@@ -2,7 +2,8 @@
 
 The tokens are the *syntactic words* of the treebank, as with `spacy convert`:
 multi-word-token range lines (`3-4  can't`) and empty nodes (`8.1`) are not
-tokens. `token.tag_` is the XPOS column and `token.pos_` the UPOS column.
+tokens. `token.tag_` is the XPOS column and `token.pos_` the UPOS column,
+`token.lemma_` the LEMMA column and `token.morph` the FEATS column.
 """
 import gzip
 import re
@@ -34,7 +35,8 @@ def read_conllu(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
         bytes).
     vocab (Vocab): The vocab the Docs are created with.
     YIELDS (Doc): One Doc per sentence, tokens = syntactic words, with
-        `tag_` = XPOS and `pos_` = UPOS where the column isn't `_`.
+        `tag_` = XPOS, `pos_` = UPOS and `lemma_` = LEMMA where the column isn't
+        `_`, and `morph` = FEATS (no features for `_`).
     RAISES (ValueError): On a malformed line; the message names file and line.
     """
     path = Path(path)
@@ -82,6 +84,8 @@ class _SentenceBuilder:
         self.spaces: List[bool] = []
         self.tags: List[str] = []
         self.pos: List[str] = []
+        self.lemmas: List[str] = []
+        self.feats: List[str] = []
         # The multi-word token being read, if any: its last word ID, whether
         # the range line allows a space after it, and the range line's number.
         self.range_end: Optional[int] = None
@@ -98,7 +102,7 @@ class _SentenceBuilder:
                 lineno,
                 f"expected {_N_COLUMNS} tab-separated columns, found {len(cols)}",
             )
-        id_, form, _lemma, upos, xpos, _feats, _head, _deprel, _deps, misc = cols
+        id_, form, lemma, upos, xpos, feats, _head, _deprel, _deps, misc = cols
         next_id = len(self.words) + 1
         if _EMPTY_ID.fullmatch(id_):
             # Empty nodes are enhanced-graph-only words, not in the surface text.
@@ -142,6 +146,9 @@ class _SentenceBuilder:
         # "" is spaCy's unset value for both tag_ and pos_.
         self.tags.append("" if xpos == _MISSING else xpos)
         self.pos.append("" if upos == _MISSING else upos)
+        # "_" is the lemma of the word "_" only; elsewhere the column is empty.
+        self.lemmas.append("" if lemma == _MISSING and form != _MISSING else lemma)
+        self.feats.append(feats)
 
     def to_doc(self, vocab: Vocab, lineno: int) -> Doc:
         if self.range_end is not None:
@@ -150,9 +157,13 @@ class _SentenceBuilder:
                 f"range ends at word {self.range_end} but the sentence ending "
                 f"before line {lineno} has only {len(self.words)} words",
             )
-        return Doc(
-            vocab, words=self.words, spaces=self.spaces, tags=self.tags, pos=self.pos
-        )
+        try:
+            return Doc(
+                vocab, words=self.words, spaces=self.spaces, tags=self.tags, pos=self.pos,
+                lemmas=self.lemmas, morphs=self.feats,
+            )
+        except ValueError as err:  # spaCy refuses a malformed FEATS string
+            raise self.error(lineno, f"the sentence ending here: {err}") from None
 
 
 def _has_no_space_after(misc: str) -> bool:

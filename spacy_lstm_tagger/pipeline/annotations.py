@@ -1,21 +1,26 @@
 """Scores -> annotations: the last step of the data path. Each head's best
 label is written into its Token attribute, a whole batch at once with
 `Doc.from_array`, and the tag's calibrated probability into `token._.tag_prob`
-(and the top tags into `token._.tag_top_k`).
+(and the top tags into `token._.tag_top_k`). The morph heads' labels make each
+token's FEATS string (`token.morph`); the lemma head's rules, with the lookup,
+its lemma (`token.lemma_`, lemma_rules.py).
 """
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy
-from spacy.attrs import POS, TAG
+from spacy.attrs import LEMMA, MORPH, POS, TAG
 from spacy.parts_of_speech import IDS as UPOS_IDS
 from spacy.strings import StringStore
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from .calibration import log_probs_of, scale
 from .confidence import set_confidences
 from .layout import OutputLayout
+from .lemma_rules import RULES_TRIED, Lemmatizer
+from .morphology import predicted_feats
 
-ATTR_IDS = {"tag": TAG, "pos": POS}
+ATTR_IDS = {"tag": TAG, "pos": POS, "morph": MORPH, "lemma": LEMMA}
 
 
 def label_values(layout: OutputLayout, name: str, strings: StringStore) -> numpy.ndarray:
@@ -30,35 +35,47 @@ def write_annotations(
     docs: Sequence[Doc],
     flat: numpy.ndarray,
     layout: OutputLayout,
-    strings: StringStore,
+    vocab: Vocab,
     *,
     heads: Sequence[str],
     overwrite: bool,
     tag_temperature: float,
     top_k: int,
+    lemmatizer: Optional[Lemmatizer] = None,
 ) -> None:
     """Write each head's most likely label for every token of `docs`.
 
     flat (numpy.ndarray): (n_tokens, layout.n_columns) probabilities of the
         Docs' tokens, Doc after Doc.
-    heads (Sequence[str]): the heads whose labels are written ("tag", "pos");
-        the attributes of the others are never touched.
+    heads (Sequence[str]): the attributes written ("tag", "pos", "morph",
+        "lemma"); the others are never touched.
+    lemmatizer (Lemmatizer): the lemma head's rules and lookup, with "lemma".
     overwrite (bool): replace labels a Doc already has; otherwise a token keeps
         a label it has (its tag_prob is still the model's own prediction's).
     tag_temperature (float): divides the tag scores behind tag_prob (calibration).
     top_k (int): tags kept per token in `token._.tag_top_k`; 0 for none.
     """
-    heads = [head for head in layout if head.name in heads]
-    attrs: List[int] = [ATTR_IDS[head.name] for head in heads]
     best = {head.name: flat[:, head.columns].argmax(axis=1) for head in layout}
-    values = numpy.stack(
-        [label_values(layout, head.name, strings)[best[head.name]] for head in heads], axis=1
-    )
+    columns: Dict[str, numpy.ndarray] = {}
+    for name in ("tag", "pos"):
+        if name in heads and name in layout:
+            columns[name] = label_values(layout, name, vocab.strings)[best[name]]
+    if "morph" in heads and layout.of("morph"):
+        columns["morph"] = morph_values(layout, best, vocab)
+    if "lemma" in heads and "lemma" in layout:
+        columns["lemma"] = lemma_values(docs, flat, layout, best, vocab.strings, lemmatizer)
     tags = layout["tag"]
     # Calibrated probabilities (calibration.py), once for the batch; the
     # predicted tag stays the most likely one.
     tag_log_probs = scale(log_probs_of(flat[:, tags.columns]), tag_temperature)
     set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k)
+    if columns:
+        write_columns(docs, [ATTR_IDS[name] for name in columns], numpy.stack(list(columns.values()), axis=1), overwrite)
+
+
+def write_columns(docs: Sequence[Doc], attrs: List[int], values: numpy.ndarray, overwrite: bool) -> None:
+    """Doc.from_array of each Doc's rows of `values`; without `overwrite`, a
+    token keeps the values it has."""
     end = 0
     for doc in docs:
         start, end = end, end + len(doc)
@@ -70,3 +87,39 @@ def write_annotations(
             existing = doc.to_array(attrs).reshape(doc_values.shape)
             doc_values = numpy.where(existing != 0, existing, doc_values)
         doc.from_array(attrs, doc_values)
+
+
+def morph_values(layout: OutputLayout, best: Dict[str, numpy.ndarray], vocab: Vocab) -> numpy.ndarray:
+    """The MORPH hash of each token's predicted FEATS string."""
+    n_tokens = len(best["tag"])
+    labels = {head.name: [head.labels[i] for i in best[head.name]] for head in layout.of("morph")}
+    hashes: Dict[str, int] = {}
+    values = numpy.zeros(n_tokens, dtype="uint64")
+    for i, feats in enumerate(predicted_feats(labels, n_tokens)):
+        if feats not in hashes:
+            hashes[feats] = vocab.morphology.add(feats)
+        values[i] = hashes[feats]
+    return values
+
+
+def lemma_values(
+    docs: Sequence[Doc],
+    flat: numpy.ndarray,
+    layout: OutputLayout,
+    best: Dict[str, numpy.ndarray],
+    strings: StringStore,
+    lemmatizer: Lemmatizer,
+) -> numpy.ndarray:
+    """The LEMMA hash of each token's lemma: the lookup's for its form and
+    predicted tag, or the most likely rule's that applies, or the form."""
+    probs = flat[:, layout["lemma"].columns]
+    n_tried = min(RULES_TRIED, probs.shape[1])
+    top = numpy.argpartition(-probs, n_tried - 1, axis=1)[:, :n_tried]
+    ranked = numpy.take_along_axis(top, numpy.argsort(-numpy.take_along_axis(probs, top, axis=1), axis=1), axis=1)
+    tag_labels = layout["tag"].labels
+    forms = [token.text for doc in docs for token in doc]
+    lemmas = [
+        lemmatizer.lemma(form, tag_labels[tag], rules)
+        for form, tag, rules in zip(forms, best["tag"], ranked)
+    ]
+    return numpy.array([strings.add(lemma) for lemma in lemmas], dtype="uint64")

@@ -1,5 +1,6 @@
-"""The `lstm_tagger` pipeline component: predicts `token.tag_` (and optionally
-`token.pos_`) with the BiLSTM model of model.py.
+"""The `lstm_tagger` pipeline component: predicts `token.tag_` and, as the
+user asks (`annotate`), `token.pos_`, `token.morph` and `token.lemma_`, all from
+one pass of the BiLSTM model of model.py.
 """
 from copy import deepcopy
 from dataclasses import asdict
@@ -21,7 +22,9 @@ from thinc.types import Floats2d
 from .annotations import write_annotations
 from .confidence import register_extensions
 from .gold import aligned, gold_labels, labels_seen
+from .heads import ANNOTATABLE, annotate_problems, head_labels, lemma_tables, morph_tables
 from .layout import OutputLayout
+from .lemma_rules import Lemmatizer, checked_rules
 from .loss import tagger_loss
 from .model import ModelFileError, TaggerModel
 from .saved_cfg import SAVED_CFG, checked_cfg
@@ -31,13 +34,26 @@ from .threads import limit_threads_after_fork
 DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
 
 
+def morph_key_getter(token, attr: str) -> int:
+    return getattr(token, attr).key
+
+
 def score_tagger(
     examples: Iterable[Example], attrs: Sequence[str] = ("tag",), **kwargs
 ) -> Dict[str, Any]:
-    """Accuracy of each of `attrs` ("tag", "pos") by spaCy's scorer: `tag_acc`, `pos_acc`."""
+    """Accuracy of each of `attrs` ("tag", "pos", "morph", "lemma") by spaCy's
+    scorer, as its tagger, morphologizer and lemmatizer score them: `tag_acc`,
+    `pos_acc`, `morph_acc` and `morph_per_feat`, `lemma_acc`."""
+    examples = list(examples)
     scores: Dict[str, Any] = {}
     for attr in attrs:
-        scores.update(Scorer.score_token_attr(examples, attr, **kwargs))
+        if attr == "morph":
+            scores.update(Scorer.score_token_attr(examples, "morph", getter=morph_key_getter, **kwargs))
+            scores.update(
+                Scorer.score_token_attr_per_feat(examples, "morph", getter=morph_key_getter, **kwargs)
+            )
+        else:
+            scores.update(Scorer.score_token_attr(examples, attr, **kwargs))
     return scores
 
 
@@ -56,10 +72,12 @@ def make_tagger_scorer() -> Callable:
 
 @Language.factory(
     "lstm_tagger",
-    assigns=["token.tag", "token.pos", "token._.tag_prob", "token._.tag_top_k"],
+    assigns=["token.tag", "token.pos", "token.morph", "token.lemma", "token._.tag_prob", "token._.tag_top_k"],
     default_config={
         "model": DEFAULT_MODEL,
         "overwrite": False,
+        "annotate": ["tag"],
+        "morph_mode": "whole",
         "predict_pos": False,
         "top_k": 0,
         "label_smoothing": 0.0,
@@ -67,13 +85,17 @@ def make_tagger_scorer() -> Callable:
         "neg_prefix": "!",
         "scorer": {"@scorers": "spacy_lstm_tagger.tagger_scorer.v1"},
     },
-    default_score_weights={"tag_acc": 1.0, "pos_acc": 0.0},
+    default_score_weights={
+        "tag_acc": 1.0, "pos_acc": 0.0, "morph_acc": 0.0, "morph_per_feat": None, "lemma_acc": 0.0,
+    },
 )
 def make_lstm_tagger(
     nlp: Language,
     name: str,
     model: Model,
     overwrite: bool,
+    annotate: List[str],
+    morph_mode: str,
     predict_pos: bool,
     top_k: int,
     label_smoothing: float,
@@ -84,9 +106,16 @@ def make_lstm_tagger(
     """Create an LSTMTagger.
 
     model (TaggerModel): the BiLSTM model (spacy_lstm_tagger.LSTMTagger.v1).
-    overwrite (bool): replace tags (and UPOS) that a Doc already has.
-    predict_pos (bool): also predict UPOS into `token.pos_`, with a second output
-        layer on the shared LSTM; scored as `pos_acc`.
+    overwrite (bool): replace the values of the written attributes that a Doc
+        already has.
+    annotate (List[str]): the attributes written: "tag" (`token.tag_`), "pos"
+        (`token.pos_`), "morph" (`token.morph`), "lemma" (`token.lemma_`); each
+        but "tag" is a head of its own on the shared LSTM, trained at
+        initialize from the examples' gold values. Others are never touched.
+    morph_mode (str): "whole": one label per FEATS string; "per_feature": one
+        head per feature, which can predict combinations not seen in training.
+        A trained model keeps the mode it was trained with.
+    predict_pos (bool): also predict UPOS into `token.pos_` (as "pos" in annotate).
     top_k (int): also store each token's `top_k` most likely tags with their
         probabilities in `token._.tag_top_k`; 0 for none.
     label_smoothing (float): share of the gold label's probability that the
@@ -95,17 +124,20 @@ def make_lstm_tagger(
         teacher's distribution, where the training Docs carry one (distill.py).
     neg_prefix (str): a gold tag of this prefix and a label ("!NN") says the
         token is not that label.
-    scorer (Optional[Callable]): scores `tag_acc` (and `pos_acc`).
+    scorer (Optional[Callable]): scores `tag_acc`, `pos_acc`, `morph_acc` and
+        `morph_per_feat`, `lemma_acc` of the attributes written.
     """
     return LSTMTagger(
-        nlp.vocab, model, name, overwrite=overwrite, predict_pos=predict_pos, top_k=top_k,
+        nlp.vocab, model, name, overwrite=overwrite, annotate=annotate, morph_mode=morph_mode,
+        predict_pos=predict_pos, top_k=top_k,
         label_smoothing=label_smoothing, teacher_weight=teacher_weight,
         neg_prefix=neg_prefix, scorer=scorer,
     )
 
 
 class LSTMTagger(TrainablePipe):
-    """A BiLSTM part-of-speech tagger that writes `token.tag_` (and `token.pos_`)."""
+    """A BiLSTM tagger that writes `token.tag_` and, as asked, `token.pos_`,
+    `token.morph` and `token.lemma_`."""
 
     def __init__(
         self,
@@ -114,6 +146,8 @@ class LSTMTagger(TrainablePipe):
         name: str = "lstm_tagger",
         *,
         overwrite: bool = False,
+        annotate: Sequence[str] = ("tag",),
+        morph_mode: str = "whole",
         predict_pos: bool = False,
         top_k: int = 0,
         label_smoothing: float = 0.0,
@@ -123,7 +157,7 @@ class LSTMTagger(TrainablePipe):
     ):
         if not isinstance(model, TaggerModel):
             raise ValueError(f"[{name}] the model must be a spacy_lstm_tagger.LSTMTagger.v1")
-        problems = model.settings.problems()
+        problems = model.settings.problems() + annotate_problems(annotate, morph_mode)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
             problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
         problems.extend(rate_problems("label_smoothing", label_smoothing))
@@ -139,7 +173,11 @@ class LSTMTagger(TrainablePipe):
         # settings below are the config's, which config.cfg keeps.
         self.cfg: Dict[str, Any] = deepcopy(SAVED_CFG)
         self.overwrite = overwrite
+        self.annotate = tuple(annotate)
+        self.morph_mode = morph_mode
         self.predict_pos = predict_pos
+        self.lemmatizer = Lemmatizer([], {})
+        self._layout: Optional[OutputLayout] = None
         self.top_k = top_k
         self.label_smoothing = label_smoothing
         self.teacher_weight = teacher_weight
@@ -160,19 +198,27 @@ class LSTMTagger(TrainablePipe):
     @property
     def layout(self) -> OutputLayout:
         """Which columns of the scores are which head's."""
-        return OutputLayout({"tag": self.labels, "pos": self.pos_labels})
+        if self._layout is None:  # labels added since
+            self._layout = OutputLayout(head_labels(self.cfg))
+        return self._layout
 
     @property
     def heads(self) -> Tuple[str, ...]:
-        """The heads the component learns and writes: "tag", and "pos" with predict_pos."""
-        return ("tag", "pos") if self.predict_pos else ("tag",)
+        """The attributes the component writes: `annotate`, and "pos" with
+        predict_pos, in the order of ANNOTATABLE."""
+        asked = set(self.annotate) | ({"pos"} if self.predict_pos else set())
+        return tuple(name for name in ANNOTATABLE if name in asked)
 
     @property
-    def label_data(self) -> Union[tuple, Dict[str, List[str]]]:
-        """What `initialize(labels=...)` takes back: the tags, or with
-        predict_pos a dict of "tag" and "pos" labels."""
-        if self.predict_pos:
-            return {"tag": list(self.labels), "pos": list(self.pos_labels)}
+    def label_data(self) -> Union[tuple, Dict[str, Any]]:
+        """What `initialize(labels=...)` takes back: the tags, or with other
+        heads a dict of "tag", "pos", and the cfg's morph and lemma entries."""
+        extra = [key for key in ("morph_labels", "morph_features", "lemma_rules") if self.cfg[key]]
+        if self.predict_pos or extra:
+            return {
+                "tag": list(self.labels), "pos": list(self.pos_labels),
+                **{key: deepcopy(self.cfg[key]) for key in extra},
+            }
         return self.labels
 
     def add_label(self, label: str) -> int:
@@ -196,6 +242,7 @@ class LSTMTagger(TrainablePipe):
                 "initialized and its output layer has a fixed size"
             )
         labels.append(label)
+        self._layout = None
         self.vocab.strings.add(label)
         return 1
 
@@ -223,8 +270,8 @@ class LSTMTagger(TrainablePipe):
         # The whole batch's scores at once; only the writing is per Doc.
         flat = self.model.ops.to_numpy(self.model.ops.xp.concatenate(scores))
         write_annotations(
-            docs, flat, self.layout, self.vocab.strings, heads=self.heads, overwrite=self.overwrite,
-            tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k,
+            docs, flat, self.layout, self.vocab, heads=self.heads, overwrite=self.overwrite,
+            tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k, lemmatizer=self.lemmatizer,
         )
 
     def update(
@@ -265,10 +312,10 @@ class LSTMTagger(TrainablePipe):
         validate_examples(examples, "LSTMTagger.get_loss")
         lengths = [len(s) for s in scores]
         flat = self.model.ops.xp.concatenate(scores) if scores else self.model.ops.alloc2f(0, 0)
+        # Every head the model has learns, written or not.
         gold = {
             head.name: gold_labels(examples, head, self.neg_prefix, self.name, bool(self.teacher_weight))
             for head in self.layout
-            if head.name in self.heads
         }
         loss, d_flat = tagger_loss(
             self.layout, flat, gold,
@@ -288,20 +335,20 @@ class LSTMTagger(TrainablePipe):
         examples, which may have no annotation at all. Calling it again builds
         a fresh model, with the labels of the new examples.
 
-        labels: tags to use instead; with predict_pos, a dict with "tag" and
-            "pos" lists (as `label_data`).
+        labels: tags to use instead; with other heads, a dict as `label_data`.
+        The morph head's labels come from the examples' gold `token.morph`, the
+        lemma rules and lookup from their gold `token.lemma_`, with "morph" and
+        "lemma" in annotate; a head asked for without gold values is an error.
         """
         validate_get_examples(get_examples, "LSTMTagger.initialize")
         examples = list(get_examples())
         for eg in examples:
             aligned(eg, "TAG", self.name)  # refuse an unalignable example now, not mid-training
-        if isinstance(labels, dict):
-            tags, pos_labels = labels.get("tag"), labels.get("pos")
-        else:
-            tags, pos_labels = labels, None
+        given = dict(labels) if isinstance(labels, dict) else {"tag": labels}
+        tags, pos_labels = given.get("tag"), given.get("pos")
         if tags is None:
             tags = self._new_labels(self.labels, examples, "tag_")
-        if not self.predict_pos:
+        if "pos" not in self.heads:
             pos_labels = []
         elif pos_labels is None:
             pos_labels = self._new_labels(self.pos_labels, examples, "pos_")
@@ -309,16 +356,24 @@ class LSTMTagger(TrainablePipe):
             raise self._error(
                 None, "no labels: no example has a gold token.tag_ and none were added with add_label"
             )
-        if self.predict_pos and not pos_labels:
+        if "pos" in self.heads and not pos_labels:
             raise self._error(
                 None,
-                "predict_pos is set, but no example has a gold token.pos_ and no UPOS "
-                "label was added",
+                "predict_pos is set (or annotate has 'pos'), but no example has a gold "
+                "token.pos_ and no UPOS label was added",
             )
-        cfg = self._checked_cfg(None, {"labels": list(tags), "pos_labels": list(pos_labels)})
+        try:
+            extra = {
+                **morph_tables(examples, given, self.morph_mode, "morph" in self.heads),
+                **lemma_tables(examples, given, "lemma" in self.heads),
+            }
+        except ValueError as err:
+            raise self._error(None, err) from None
+        cfg = self._checked_cfg(None, {"labels": list(tags), "pos_labels": list(pos_labels), **extra})
+        extra_heads = [len(h.labels) for h in OutputLayout(head_labels(cfg)) if h.name not in ("tag", "pos")]
         model = self.model.blank_copy()
         try:
-            model.build([eg.predicted for eg in examples], len(tags), len(pos_labels))
+            model.build([eg.predicted for eg in examples], len(tags), len(pos_labels), extra_heads)
         except ValueError as err:
             raise self._error(None, err) from None
         self._swap_in(*self._staged(None, cfg, model))
@@ -333,10 +388,11 @@ class LSTMTagger(TrainablePipe):
         return list(labels) + [label for label in seen if label not in labels]
 
     def score(self, examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-        """`tag_acc`, and `pos_acc` when predicting UPOS, by the `scorer`."""
+        """The scores of the attributes written, by the `scorer`: `tag_acc`,
+        `pos_acc`, `morph_acc` and `morph_per_feat`, `lemma_acc`."""
         examples = list(examples)
         validate_examples(examples, "LSTMTagger.score")
-        return self.scorer(examples, attrs=("tag", "pos") if self.predict_pos else ("tag",), **kwargs)
+        return self.scorer(examples, attrs=self.heads, **kwargs)
 
     # Loading and initialize share one path: the new cfg and model are staged
     # beside the component and checked against each other and the config (see
@@ -425,6 +481,21 @@ class LSTMTagger(TrainablePipe):
                 raise self._error(
                     where, "predict_pos is set, but the model has no UPOS output layer"
                 )
+            layout = OutputLayout(head_labels(cfg))
+            extra = [(h.name, len(h.labels)) for h in layout if h.name not in ("tag", "pos")]
+            if tuple(size for _, size in extra) != shape.extra_heads:
+                raise self._error(
+                    where,
+                    f"the weights have heads of {list(shape.extra_heads)} outputs after the tag "
+                    f"and UPOS heads, but cfg has {extra}",
+                )
+            untrained = [name for name in self.heads if not layout.of(name)]
+            if untrained:
+                raise self._error(
+                    where,
+                    f"annotate asks for {untrained}, but the model was trained without "
+                    f"{' and '.join(untrained)} head(s): it cannot write them",
+                )
         return cfg, model
 
     def _checked_cfg(self, where: Any, cfg: Any) -> Dict[str, Any]:
@@ -436,6 +507,8 @@ class LSTMTagger(TrainablePipe):
     def _swap_in(self, cfg: Dict[str, Any], model: TaggerModel) -> None:
         self.cfg = cfg
         self.model = model
+        self._layout = OutputLayout(head_labels(cfg))
+        self.lemmatizer = Lemmatizer(checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"])
         for label in self.labels:
             self.vocab.strings.add(label)
 

@@ -1,15 +1,21 @@
 """Examples -> the gold labels of each head, as the loss takes them.
 
 Tokens whose gold tokenization differs (misaligned) or that have no gold label
-are left out; a label of `neg_prefix` and a known label ("!NN") says the token
-is not that label; a teacher's distribution comes with the Docs (soft_targets.py).
+are left out; a tag or UPOS label of `neg_prefix` and a known label ("!NN") says
+the token is not that label; a teacher's distribution comes with the Docs
+(soft_targets.py). A morph head's gold label comes from the gold FEATS string
+(morphology.py), the lemma head's is the rule from the form to the gold lemma
+(lemma_rules.py); a feature value or rule not seen at initialize costs nothing.
 """
+from functools import lru_cache
 from typing import List, Optional, Tuple
 
 import numpy
 from spacy.training import Example
 
-from .layout import Head
+from .layout import Head, family
+from .lemma_rules import make_rule
+from .morphology import head_gold
 from .loss import GoldLabels
 from .soft_targets import soft_targets
 
@@ -20,6 +26,25 @@ def aligned(eg: Example, attr: str, name: str) -> List[str]:
         return eg.get_aligned(attr, as_string=True)
     except ValueError as err:  # spaCy's E949: the texts differ
         raise ValueError(f"[{name}] example {eg.reference.text[:60]!r}: {err}") from None
+
+
+@lru_cache(maxsize=100_000)
+def rule_label(form: str, lemma: str) -> str:
+    return make_rule(form, lemma).label
+
+
+def head_values(eg: Example, head: Head, name: str) -> List[str]:
+    """The gold label of `head` for each predicted token ("" if none)."""
+    kind = family(head.name)
+    values = aligned(eg, head.attr, name)
+    if kind == "morph":
+        return [head_gold(value, head.name) for value in values]
+    if kind == "lemma":
+        return [
+            rule_label(token.text, lemma) if lemma else ""
+            for token, lemma in zip(eg.predicted, values)
+        ]
+    return values
 
 
 def split_negation(gold: str, neg_prefix: str) -> Tuple[str, bool]:
@@ -38,11 +63,14 @@ def gold_labels(
     columns: List[int] = []
     negative: List[bool] = []
     start = 0
+    tagging = family(head.name) in ("tag", "pos")
     for eg in examples:
-        for i, gold in enumerate(aligned(eg, head.attr, name)):
+        for i, gold in enumerate(head_values(eg, head, name)):
             if not gold:  # missing or misaligned: no loss
                 continue
-            label, negated = split_negation(gold, neg_prefix)
+            label, negated = split_negation(gold, neg_prefix) if tagging else (gold, False)
+            if not tagging and label not in label_index:
+                continue
             if label not in label_index:
                 raise ValueError(
                     f"[{name}] gold {head.attr.lower()} label {gold!r} (token "
@@ -53,7 +81,7 @@ def gold_labels(
             columns.append(label_index[label])
             negative.append(negated)
         start += len(eg.predicted)
-    teacher = teacher_targets(examples, head, name) if with_teacher and rows else None
+    teacher = teacher_targets(examples, head, name) if with_teacher and tagging and rows else None
     return GoldLabels(
         numpy.array(rows, dtype="int64"),
         numpy.array(columns, dtype="int64"),

@@ -1,7 +1,9 @@
 """Which columns of the network's scores belong to which head.
 
 The network scores every token once; its columns are the heads' labels one
-head after another (tags, then UPOS labels), each head normalised on its own.
+head after another (tags, UPOS labels, morphological features, lemma rules),
+each head normalised on its own. Features are one head ("morph", whole FEATS
+strings) or one per feature ("morph:Case"...), in the order given.
 `OutputLayout` is the one place that knows this order: the component, the loss,
 the confidences and distillation ask it for a head's columns instead of slicing.
 """
@@ -9,21 +11,26 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, Sequence, Tuple
 
 # The heads in column order: name -> the Example/Token attribute it predicts.
-HEAD_ATTRS = {"tag": "TAG", "pos": "POS"}
+HEAD_ATTRS = {"tag": "TAG", "pos": "POS", "morph": "MORPH", "lemma": "LEMMA"}
+
+
+def family(name: str) -> str:
+    """The kind of head: "morph" for "morph:Case"; else the name itself."""
+    return name.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
 class Head:
     """One head: its labels and where its columns start."""
 
-    name: str  # "tag", "pos"
+    name: str  # "tag", "pos", "morph", "morph:Case", "lemma"
     labels: Tuple[str, ...]
     start: int
 
     @property
     def attr(self) -> str:
         """The attribute it predicts, as Example.get_aligned names it ("TAG")."""
-        return HEAD_ATTRS[self.name]
+        return HEAD_ATTRS[family(self.name)]
 
     @property
     def columns(self) -> slice:
@@ -34,15 +41,16 @@ class OutputLayout:
     """The heads of a model, in column order; a head without labels is absent."""
 
     def __init__(self, labels: Dict[str, Sequence[str]]):
-        unknown = sorted(set(labels) - set(HEAD_ATTRS))
+        unknown = sorted(name for name in labels if family(name) not in HEAD_ATTRS)
         if unknown:
             raise ValueError(f"unknown heads {unknown} (known: {', '.join(HEAD_ATTRS)})")
         heads, start = [], 0
-        for name in HEAD_ATTRS:
-            head_labels = tuple(labels.get(name, ()))
-            if head_labels:
-                heads.append(Head(name, head_labels, start))
-                start += len(head_labels)
+        for kind in HEAD_ATTRS:
+            for name in (name for name in labels if family(name) == kind):
+                head_labels = tuple(labels[name])
+                if head_labels:
+                    heads.append(Head(name, head_labels, start))
+                    start += len(head_labels)
         self.heads: Tuple[Head, ...] = tuple(heads)
         self.n_columns = start
 
@@ -57,6 +65,10 @@ class OutputLayout:
             if head.name == name:
                 return head
         raise KeyError(f"the model has no {name!r} head")
+
+    def of(self, kind: str) -> Tuple[Head, ...]:
+        """The heads of a kind ("morph": "morph" or every "morph:..." head)."""
+        return tuple(head for head in self.heads if family(head.name) == kind)
 
     def size(self, name: str) -> int:
         """The number of labels of a head, 0 if it has none."""

@@ -10,7 +10,7 @@ network itself, with the conversions written out in one place.
 import contextlib
 import inspect
 from dataclasses import asdict, fields
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 import srsly
@@ -60,9 +60,12 @@ build_lstm_tagger.__doc__ = (
 )
 
 
-def network_shape(settings: ModelSettings, n_words: int, n_chars: int, n_tags: int, n_pos: int) -> NetworkShape:
+def network_shape(
+    settings: ModelSettings, n_words: int, n_chars: int, n_tags: int, n_pos: int, extra_heads: Sequence[int] = ()
+) -> NetworkShape:
     return NetworkShape(
-        n_words, n_chars, n_tags, n_pos, **{name: getattr(settings, name) for name in SHAPE_SETTINGS}
+        n_words, n_chars, n_tags, n_pos, **{name: getattr(settings, name) for name in SHAPE_SETTINGS},
+        extra_heads=tuple(extra_heads),
     )
 
 
@@ -107,11 +110,14 @@ class TaggerModel(Model):
         """A model with the same settings and nothing else, to build or load into."""
         return TaggerModel(self.settings)
 
-    def build(self, docs: List[Doc], n_tags: int, n_pos: int) -> "TaggerModel":
+    def build(self, docs: List[Doc], n_tags: int, n_pos: int, extra_heads: Sequence[int] = ()) -> "TaggerModel":
         """Make the index tables from `docs` and a new network with `n_tags` tag
-        and `n_pos` UPOS outputs. Raises ValueError for sizes beyond reason."""
+        and `n_pos` UPOS outputs, and heads of `extra_heads` labels after them
+        (features, lemma rules). Raises ValueError for sizes beyond reason."""
         tables = IndexTables.from_docs(docs, self.settings.min_word_count)
-        shape = network_shape(self.settings, len(tables.words), len(tables.chars), n_tags, n_pos)
+        shape = network_shape(
+            self.settings, len(tables.words), len(tables.chars), n_tags, n_pos, extra_heads
+        )
         problems = shape.problems()
         if not problems and shape.n_parameters() > MAX_PARAMETERS:
             problems = [f"{shape.n_parameters():,} weights (more than {MAX_PARAMETERS:,})"]
@@ -135,6 +141,8 @@ class TaggerModel(Model):
         msg: Dict[str, Any] = {"format": MODEL_FORMAT, "shape": None}
         if self.network is not None:
             msg["shape"] = asdict(self.network.shape)
+            if not msg["shape"]["extra_heads"]:  # as files without extra heads always were
+                del msg["shape"]["extra_heads"]
             msg["tables"] = self.tables.to_bytes()
             msg["tensors"] = {
                 name: tensor.detach().cpu().numpy()
@@ -172,8 +180,11 @@ class TaggerModel(Model):
     def _read_shape(self, saved: Any, file_size: int) -> NetworkShape:
         names = [field.name for field in fields(NetworkShape)]
         if isinstance(saved, dict):
-            # Files from before these settings existed hold one CNN, no edges.
-            saved = {"char_kernels": 1, "char_edges": 0, **saved}
+            # Files from before these settings existed hold one CNN, no edges,
+            # no heads beyond tag and UPOS.
+            saved = {"char_kernels": 1, "char_edges": 0, "extra_heads": [], **saved}
+            if isinstance(saved["extra_heads"], list):  # msgpack reads tuples as lists
+                saved["extra_heads"] = tuple(saved["extra_heads"])
         if not isinstance(saved, dict) or sorted(saved) != sorted(names):
             raise ModelFileError(
                 f"the network's sizes are damaged: expected {names}, got {saved!r:.300}"

@@ -4,11 +4,11 @@ It grows the LSTMTagger of PyTorch's "Sequence Models and LSTM Networks" tutoria
 (embedding -> LSTM -> linear -> log-softmax; here the softmax is the model's, see
 model.py): character CNNs per word type (the
 tutorial's exercise), a bidirectional multi-layer LSTM over whole batches in
-length-sorted groups, word dropout to train the unknown-word vector, and an
-optional second head for UPOS.
+length-sorted groups, word dropout to train the unknown-word vector, and
+optional heads for UPOS, morphological features and lemma rules.
 """
 from dataclasses import dataclass, fields
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -39,6 +39,9 @@ class NetworkShape:
     depth (int): number of stacked BiLSTM layers.
     char_kernels (int): number of character CNNs, over windows of 3, 5, 7...
         characters; a word's character feature is char_kernels * char_features wide.
+    extra_heads (Tuple[int, ...]): the number of labels of each head after the
+        tag and UPOS heads (features, lemma rules), in column order; one output
+        layer scores them all.
     """
 
     n_words: int
@@ -52,6 +55,7 @@ class NetworkShape:
     depth: int
     char_kernels: int = 1
     char_edges: int = 0
+    extra_heads: Tuple[int, ...] = ()
 
     def char_windows(self) -> List[int]:
         """The window of each character CNN: 3, 5, 7..."""
@@ -62,7 +66,9 @@ class NetworkShape:
         found = []
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name in BY_NAME:
+            if field.name == "extra_heads":
+                found += extra_heads_problems(value)
+            elif field.name in BY_NAME:
                 found += BY_NAME[field.name].problems(value)
             else:
                 found += whole_number_problems(field.name, value, *DATA_SIZE_RANGES[field.name])
@@ -79,8 +85,18 @@ class NetworkShape:
             + sum(self.char_features * (w * self.char_width + 1) for w in self.char_windows())
             # Two directions per layer; two bias vectors per LSTM.
             + sum(2 * 4 * hidden * (width + hidden + 2) for width in lstm_inputs)
-            + (2 * hidden + 1) * (self.n_tags + self.n_pos)
+            + (2 * hidden + 1) * (self.n_tags + self.n_pos + sum(self.extra_heads))
         )
+
+    @property
+    def n_labels(self) -> int:
+        return self.n_tags + self.n_pos + sum(self.extra_heads)
+
+
+def extra_heads_problems(value: Any) -> List[str]:
+    if not isinstance(value, tuple):
+        return [f"extra_heads={value!r:.200} is not a list of whole numbers"]
+    return [p for i, size in enumerate(value) for p in whole_number_problems(f"extra_heads[{i}]", size)]
 
 
 class BiLSTMTagger(nn.Module):
@@ -119,9 +135,11 @@ class BiLSTMTagger(nn.Module):
         self.bilstm = BiLSTM(shape.word_width + self.char_feature_width, shape.hidden_width, shape.depth)
         self.tag_head = nn.Linear(2 * shape.hidden_width, shape.n_tags)
         self.pos_head = nn.Linear(2 * shape.hidden_width, shape.n_pos) if shape.n_pos else None
+        n_extra = sum(shape.extra_heads)
+        self.extra_head = nn.Linear(2 * shape.hidden_width, n_extra) if n_extra else None
         # Output layers start at zero, as thinc's Softmax does: every label is
         # equally likely until the first update.
-        for head in (self.tag_head, self.pos_head):
+        for head in (self.tag_head, self.pos_head, self.extra_head):
             if head is not None:
                 nn.init.zeros_(head.weight)
                 nn.init.zeros_(head.bias)
@@ -152,8 +170,9 @@ class BiLSTMTagger(nn.Module):
         train (bool): apply dropout and word dropout.
         lstm: (rows, lengths) -> hidden, in place of `self.bilstm` when not
             training (the ONNX Runtime engine).
-        RETURNS (N, n_tags + n_pos): for each token, row by row, the scores of
-            the tags, then of the UPOS labels, before each head's softmax.
+        RETURNS (N, n_labels): for each token, row by row, the scores of the
+            tags, then of the UPOS labels, then of the extra heads, before each
+            head's softmax.
         """
         if train and self.word_dropout > 0:
             # torch's global generator: spaCy's fix_random_seed seeds it.
@@ -177,14 +196,14 @@ class BiLSTMTagger(nn.Module):
                 group = lstm(rows, group_lengths)
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
-            return tokens.new_zeros((0, self.shape.n_tags + self.shape.n_pos))
+            return tokens.new_zeros((0, self.shape.n_labels))
         hidden = functional.dropout(torch.cat(hidden), self.dropout, train)
-        heads = [self.tag_head] if self.pos_head is None else [self.tag_head, self.pos_head]
+        heads = [head for head in (self.tag_head, self.pos_head, self.extra_head) if head is not None]
         return torch.cat([head(hidden) for head in heads], dim=-1)
 
     def head_sizes(self) -> List[int]:
         """The width of each head's block of columns, in column order."""
-        return [self.shape.n_tags] + ([self.shape.n_pos] if self.shape.n_pos else [])
+        return [self.shape.n_tags] + ([self.shape.n_pos] if self.shape.n_pos else []) + list(self.shape.extra_heads)
 
     def char_features(self, type_chars: torch.Tensor) -> torch.Tensor:
         """type_chars (U, L): character rows of each word, PAD after its end ->

@@ -9,9 +9,25 @@ from typing import Any, Dict
 
 from spacy.parts_of_speech import IDS as UPOS_IDS
 
+from .lemma_rules import checked_lookup, checked_rules
+from .morphology import checked_feature_labels, checked_whole_labels
+
 # The entries, with their defaults. tag_temperature divides the scores behind
-# tag_prob/tag_top_k; the train command fits it on dev.
-SAVED_CFG = {"labels": [], "pos_labels": [], "tag_temperature": 1.0}
+# tag_prob/tag_top_k; the train command fits it on dev. morph_labels are the
+# whole FEATS strings of the "whole" morph head, morph_features the values of
+# each per-feature head (morphology.py); lemma_rules are the lemma head's
+# labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix] and
+# lemma_lookup {tag: {form: lemma}} (lemma_rules.py). Files from before these
+# entries existed have none of them: no such heads.
+SAVED_CFG = {
+    "labels": [],
+    "pos_labels": [],
+    "tag_temperature": 1.0,
+    "morph_labels": [],
+    "morph_features": {},
+    "lemma_rules": [],
+    "lemma_lookup": {},
+}
 
 
 def checked_cfg(cfg: Any) -> Dict[str, Any]:
@@ -41,5 +57,11 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
         or temperature <= 0
     ):
         raise ValueError(f"cfg 'tag_temperature' must be a finite number > 0, got {temperature!r}")
+    checked_whole_labels(cfg.get("morph_labels", []), "cfg 'morph_labels'")
+    checked_feature_labels(cfg.get("morph_features", {}), "cfg 'morph_features'")
+    if cfg.get("morph_labels") and cfg.get("morph_features"):
+        raise ValueError("cfg has both 'morph_labels' and 'morph_features': one morph mode only")
+    checked_rules(cfg.get("lemma_rules", []), "cfg 'lemma_rules'")
+    checked_lookup(cfg.get("lemma_lookup", {}), "cfg 'lemma_lookup'")
     # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
     return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
