@@ -146,7 +146,8 @@ def _fmt_score(score: Optional[float]) -> str:
 
 
 def _weighted_score(scores: Dict[str, float], weights: Dict[str, Optional[float]]) -> float:
-    return sum((scores.get(k) or 0.0) * (w or 0.0) for k, w in weights.items())
+    # A weight of None (spaCy's for a score of many values, morph_per_feat) counts nothing.
+    return sum((scores.get(k) or 0.0) * w for k, w in weights.items() if w is not None)
 
 
 def show_tags(nlp: Language, text: str, log=print) -> None:

@@ -17,6 +17,7 @@ from spacy import util
 from spacy.tokens import Doc
 
 from ..data.treebank import Treebank
+from ..pipeline.morphology import has_features
 from ..types import PathLike
 from .corpora import Corpora
 
@@ -131,6 +132,7 @@ def prepare(
         config["initialize"]["components"]["attribute_ruler"] = {
             "tag_map": {label: {"POS": label} for label in labels}
         }
+    notes.extend(_choose_heads(config, train_docs))
     _derive_batches(config["training"], train_docs, epochs)
     for note in notes:
         log(f"{treebank.prefix}: {note}")
@@ -139,6 +141,35 @@ def prepare(
     config.to_disk(config_path)
     meta = {"treebank": treebank.prefix, "lang": treebank.lang, "notes": notes}
     return config_path, corpora, meta
+
+
+def _choose_heads(config, train_docs: List[Doc]) -> List[str]:
+    """Drop "morph" and "lemma" from the config's annotate where the treebank's
+    FEATS or LEMMA column is all `_` (and "pos" where UPOS is the tag, which the
+    attribute_ruler copies); model-best is the best at every attribute written.
+    RETURNS (List[str]): notes on the heads left out."""
+    component = config["components"]["lstm_tagger"]
+    annotate = list(component.get("annotate", ["tag"]))
+    notes = []
+    missing = {
+        "morph": not has_features(str(t.morph) for doc in train_docs for t in doc),
+        "lemma": not any(t.lemma_ for doc in train_docs for t in doc),
+    }
+    for name, column in (("morph", "FEATS"), ("lemma", "LEMMA")):
+        if name in annotate and missing[name]:
+            annotate.remove(name)
+            notes.append(f"the {column} column is all '_': the tagger learns no {name} head")
+    if not component.get("predict_pos") and "pos" in annotate:
+        annotate.remove("pos")
+    component["annotate"] = annotate
+    written = ["tag"] + [name for name in annotate if name != "tag"]
+    if component.get("predict_pos") and "pos" not in written:
+        written.append("pos")
+    if len(written) > 1:
+        config["training"]["score_weights"] = {
+            f"{name}_acc": round(1 / len(written), 4) for name in written
+        }
+    return notes
 
 
 def _unseen_tags(train_docs: List[Doc], dev_docs: List[Doc]) -> Optional[str]:
