@@ -84,3 +84,141 @@ def test_overfits_features_and_lemmas_and_keeps_them_saved(tmp_path, morph_mode)
     again.add_pipe("lstm_tagger", config={"annotate": ALL, "morph_mode": morph_mode, "model": FAST})
     again.from_bytes(nlp.to_bytes())
     assert analyses(again) == expected()
+
+
+# Rules: (form, lemma) -> the rule, written out by hand.
+@pytest.mark.parametrize("form, lemma, rule", [
+    ("dogs", "dog", ("lower", "", "", "s", "")),
+    ("Dogs", "dog", ("lower", "", "", "s", "")),
+    ("was", "be", ("lower", "", "", "was", "be")),
+    ("London", "London", ("title", "", "", "", "")),
+    ("NASA", "NASA", ("upper", "", "", "", "")),
+    ("McDonald's", "McDonald", ("form", "", "", "'s", "")),
+    ("unhappier", "happy", ("lower", "un", "", "ier", "y")),
+])
+def test_rule_of_form_and_lemma(form, lemma, rule):
+    assert make_rule(form, lemma) == LemmaRule(*rule)
+    assert apply_rule(LemmaRule(*rule), form) == lemma
+
+
+@pytest.mark.parametrize("rule, form, lemma", [
+    (("lower", "", "", "s", ""), "Cats", "cat"),
+    (("title", "", "", "", ""), "paris", "Paris"),
+    (("lower", "", "", "was", "be"), "dogs", None),  # does not end with "was"
+    (("lower", "un", "", "", ""), "happy", None),  # does not start with "un"
+    (("lower", "e", "", "ed", ""), "ed", None),  # prefix and suffix overlap
+    (("lower", "", "", "s", ""), "s", None),  # nothing left
+    (("form", "", "", "'s", ""), "BURGER'S", None),  # "form" rules match the case as written
+    (("form", "", "", "'s", ""), "Burger's", "Burger"),
+])
+def test_rule_applies_or_says_it_cannot(rule, form, lemma):
+    assert apply_rule(LemmaRule(*rule), form) == lemma
+
+
+def test_lemmatizer_falls_back_to_next_rule_then_to_the_form():
+    rules = [LemmaRule("lower", "", "", "was", "be"), LemmaRule("lower", "", "", "s", "")]
+    lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}})
+    assert lemmatizer.lemma("dogs", "NOUN", [0, 1]) == "dog"  # rule 0 cannot apply
+    assert lemmatizer.lemma("was", "AUX", [0, 1]) == "be"
+    assert lemmatizer.lemma("cat", "NOUN", [0, 1]) == "cat"  # none applies: the form
+    assert lemmatizer.lemma("mice", "NOUN", [1]) == "mouse"  # the lookup decides
+    assert lemmatizer.lemma("mice", "VERB", [1]) == "mice"  # not for another tag
+
+
+def test_lookup_keeps_only_unambiguous_pairs_seen_twice():
+    triples = [("saw", "VERB", "see")] * 2 + [("saw", "NOUN", "saw")] * 3 + [("left", "VERB", "leave"),
+               ("left", "VERB", "left"), ("left", "VERB", "leave"), ("ran", "VERB", "run")]
+    assert build_lookup(triples, 2) == {"VERB": {"saw": "see"}, "NOUN": {"saw": "saw"}}
+
+
+def test_annotate_leaves_other_attributes_untouched():
+    nlp, _ = trained()
+    tags_only = spacy.blank("en")
+    tags_only.add_pipe("lstm_tagger", config={"annotate": ["tag"], "model": FAST})
+    tags_only.from_bytes(nlp.to_bytes())
+    words = [w for w, *_ in SENTENCES[0]]
+    doc = Doc(tags_only.vocab, words=words, morphs=["Foo=Bar"] + ["_"] * 3, lemmas=["x", "", "", ""])
+    doc = tags_only(doc)
+    assert [t.tag_ for t in doc] == [t for _, t, _, _ in SENTENCES[0]]
+    assert [str(t.morph) for t in doc] == ["Foo=Bar", "", "", ""]
+    assert [t.lemma_ for t in doc] == ["x", "", "", ""]
+    assert [t.pos_ for t in doc] == [""] * 4
+    # With morph and lemma but overwrite = false, the values a token has stay.
+    both = spacy.blank("en")
+    both.add_pipe("lstm_tagger", config={"annotate": ["morph", "lemma"], "model": FAST})
+    both.from_bytes(nlp.to_bytes())
+    doc = both(Doc(both.vocab, words=words, lemmas=["x", "", "", ""]))
+    assert [t.lemma_ for t in doc] == ["x", "dog", "bark", "."]
+    assert [str(t.morph) or "_" for t in doc] == [f for _, _, f, _ in SENTENCES[0]]
+    assert [t.tag_ for t in doc] == [""] * 4
+
+
+def test_head_asked_for_without_gold_values_is_an_error():
+    for feats, lemmas, missing in ((False, True, "morph"), (True, False, "lemma")):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("lstm_tagger", config={"annotate": ALL, "model": FAST})
+        examples = examples_of(nlp, feats=feats, lemmas=lemmas)
+        with pytest.raises(ValueError, match=f"annotate has '{missing}', but no example has gold"):
+            nlp.initialize(lambda: examples)
+
+
+def test_annotate_asking_for_an_untrained_head_is_refused_at_load(tmp_path):
+    nlp, _ = trained(annotate=["tag", "pos", "lemma"], updates=1)
+    nlp.to_disk(tmp_path / "nlp")
+    with pytest.raises(ModelFileError, match=r"annotate asks for \['morph'\], but the model was trained without morph"):
+        spacy.load(tmp_path / "nlp", config={"components": {"lstm_tagger": {"annotate": ALL}}})
+
+
+@pytest.mark.parametrize("key, change, problem", [
+    ("lemma_rules", lambda rules: rules.__setitem__(0, ["lower", "", "", "s"]), "'lemma_rules' entry 0 is not a list of 5 strings"),
+    ("lemma_rules", lambda rules: rules.__setitem__(1, ["shout", "", "", "", ""]), "'lemma_rules' entry 1 has casing 'shout'"),
+    ("lemma_rules", lambda rules: rules.__setitem__(2, ["lower", "", "\x00", "", ""]), "'lemma_rules' entry 2 has control characters"),
+    ("lemma_lookup", lambda lookup: lookup.__setitem__("NOUN", {"dogs": 3}), "'lemma_lookup' entry 'NOUN' / 'dogs' is not a non-empty lemma"),
+    ("morph_labels", lambda labels: labels.__setitem__(0, "Case"), "'morph_labels' entry 0 is not a normalised FEATS string"),
+    ("morph_labels", lambda labels: labels.append(labels[1]), "'morph_labels' has repeated labels"),
+])
+def test_damaged_tables_are_refused_naming_file_and_entry(tmp_path, key, change, problem):
+    nlp, _ = trained(updates=1)
+    nlp.to_disk(tmp_path / "nlp")
+    cfg_file = tmp_path / "nlp" / "lstm_tagger" / "cfg"
+    cfg = srsly.read_json(cfg_file)
+    change(cfg[key])
+    srsly.write_json(cfg_file, cfg)
+    with pytest.raises(ModelFileError) as err:
+        spacy.load(tmp_path / "nlp")
+    assert str(cfg_file) in str(err.value) and problem in str(err.value)
+
+
+def test_rules_of_another_length_than_the_weights_are_refused(tmp_path):
+    nlp, _ = trained(updates=1)
+    nlp.to_disk(tmp_path / "nlp")
+    cfg_file = tmp_path / "nlp" / "lstm_tagger" / "cfg"
+    cfg = srsly.read_json(cfg_file)
+    cfg["lemma_rules"].append(["lower", "", "", "zz", ""])
+    srsly.write_json(cfg_file, cfg)
+    with pytest.raises(ModelFileError, match="the weights have heads of"):
+        spacy.load(tmp_path / "nlp")
+
+
+def test_checked_rules_takes_well_formed_rules():
+    assert checked_rules([["form", "", "", "'s", ""]]) == [LemmaRule("form", "", "", "'s", "")]
+
+
+def test_scores_are_spacys_keys_with_their_values():
+    nlp = spacy.blank("en")
+    pipe = nlp.add_pipe("lstm_tagger", config={"annotate": ALL})
+    gold = reference(nlp.vocab, SENTENCES[0])
+    predicted = reference(nlp.vocab, SENTENCES[0])
+    predicted[1].set_morph("Number=Sing")  # gold Number=Plur
+    predicted[2].set_morph("Tense=Pres|VerbForm=Fin")  # gold Tense=Past
+    predicted[2].lemma_ = "barked"
+    scores = pipe.score([Example(predicted, gold)])
+    assert scores["morph_acc"] == 0.5
+    assert scores["lemma_acc"] == 0.75
+    assert scores["tag_acc"] == scores["pos_acc"] == 1.0
+    assert scores["morph_per_feat"]["Number"]["f"] == 0.0
+    assert scores["morph_per_feat"]["VerbForm"]["f"] == 1.0
+    assert scores["morph_per_feat"]["Tense"]["f"] == 0.0
+    assert scores["morph_per_feat"]["Definite"]["f"] == 1.0
+    weights = nlp.config["training"]["score_weights"]
+    assert weights["morph_acc"] == 0.0 and weights["lemma_acc"] == 0.0 and weights["morph_per_feat"] is None
