@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
+from hypothesis import given
+from hypothesis import strategies as st
 from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import fix_random_seed
@@ -113,6 +115,26 @@ def test_rule_of_form_and_lemma(form, lemma, rule):
 ])
 def test_rule_applies_or_says_it_cannot(rule, form, lemma):
     assert apply_rule(LemmaRule(*rule), form) == lemma
+
+
+# spaCy's edit tree lemmatizer tests (test_roundtrip, test_roundtrip_small_alphabet,
+# test_unapplicable_trees), for these rules: a rule made from a form gives its
+# lemma back (an empty lemma is no lemma: None), and is refused elsewhere.
+@given(st.text(), st.text())
+def test_rule_roundtrip(form, lemma):
+    assert apply_rule(make_rule(form, lemma), form) == (lemma or None)
+
+
+@given(st.text(alphabet="abAB"), st.text(alphabet="abAB"))
+def test_rule_roundtrip_small_alphabet(form, lemma):
+    assert apply_rule(make_rule(form, lemma), form) == (lemma or None)
+
+
+def test_unapplicable_rules():
+    rule = make_rule("deelt", "delen")
+    assert apply_rule(rule, "deeld") is None  # the suffix to strip is not there
+    assert apply_rule(rule, "de") is None  # prefix and suffix are too large
+    assert make_rule("xyz", "xyz") == make_rule("", "")
 
 
 def test_lemmatizer_falls_back_to_next_rule_then_to_the_form():

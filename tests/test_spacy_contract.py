@@ -3,6 +3,19 @@
 The test modules are read from the installed spaCy (so they follow its
 version), the factory name swapped, and run in a pytest of their own. The one
 other change is said where it is made.
+
+spaCy's morphologizer and edit tree lemmatizer tests (test_morphologizer.py,
+test_edit_tree_lemmatizer.py) are not run swapped: every test there trains or
+initializes from examples without tags, which lstm_tagger needs (its tag head
+is always there); the morphologizer's labels are FEATS strings with the UPOS
+folded in ("Feat=N|POS=NOUN"), set by add_label, with an `extend` setting and
+overwrite in cfg; the lemmatizer's tests work on its EditTrees, `trees`,
+`top_k` and `backoff`, which these lemma rules do not have. Their behaviour
+where it applies is tested in test_morph.py: overfitting with exact
+`token.morph` and `token.lemma_` after to_disk/from_disk and to_bytes,
+overwrite = false keeping set values, the scores, and the edit round trips
+(test_roundtrip, test_roundtrip_small_alphabet, test_unapplicable_trees) for
+the rules.
 """
 import re
 from pathlib import Path
