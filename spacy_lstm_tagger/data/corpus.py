@@ -85,9 +85,10 @@ def read_docs(path: PathLike, vocab: Vocab) -> List[Doc]:
 
 
 def write_docbin(docs: Iterable[Doc], path: PathLike) -> int:
-    """Save Docs as a .spacy DocBin (what `spacy train` reads), with their
+    """Save Docs as a .spacy DocBin (what `spacy train` reads), with their tags,
+    UPOS, features, lemmas and
     user_data (a teacher's soft targets, pipeline/soft_targets.py). RETURNS: Doc count."""
-    doc_bin = DocBin(attrs=["ORTH", "SPACY", "TAG", "POS"], store_user_data=True)
+    doc_bin = DocBin(attrs=["ORTH", "SPACY", "TAG", "POS", "MORPH", "LEMMA"], store_user_data=True)
     for doc in docs:
         doc_bin.add(doc)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,9 @@ def _choose_heads(config, train_docs: List[Doc]) -> List[str]:
     attribute_ruler copies); model-best is the best at every attribute written.
     RETURNS (List[str]): notes on the heads left out."""
     component = config["components"]["lstm_tagger"]
-    annotate = list(component.get("annotate", ["tag"]))
+    if "annotate" not in component:  # the component's default: tags (and UPOS)
+        return []
+    annotate = list(component["annotate"])
     notes = []
     missing = {
         "morph": not has_features(str(t.morph) for doc in train_docs for t in doc),
