@@ -58,7 +58,12 @@ def ensemble_probs(teachers: Sequence[Language], docs: List[Doc], batch_size: in
         for probs in summed:
             probs /= len(pipes)
             result.append(
-                {head.attr: {"labels": list(head.labels), "probs": probs[:, head.columns]} for head in layout}
+                # Tags and UPOS only: the morph and lemma heads learn from gold alone.
+                {
+                    head.attr: {"labels": list(head.labels), "probs": probs[:, head.columns]}
+                    for head in layout
+                    if head.name in ("tag", "pos")
+                }
             )
     return result
 
