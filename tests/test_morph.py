@@ -187,16 +187,21 @@ def test_head_asked_for_without_gold_values_is_an_error():
 def test_annotate_asking_for_an_untrained_head_is_refused_at_load(tmp_path):
     nlp, _ = trained(annotate=["tag", "pos", "lemma"], updates=1)
     nlp.to_disk(tmp_path / "nlp")
-    with pytest.raises(ModelFileError, match=r"annotate asks for \['morph'\], but the model was trained without morph"):
+    message = r"annotate asks for \['morph'\], but the model was trained without morph"
+    with pytest.raises(ModelFileError, match=message):
         spacy.load(tmp_path / "nlp", config={"components": {"lstm_tagger": {"annotate": ALL}}})
 
 
+def replace_entry(index, value):
+    return lambda entries: entries.__setitem__(index, value)
+
+
 @pytest.mark.parametrize("key, change, problem", [
-    ("lemma_rules", lambda rules: rules.__setitem__(0, ["lower", "", "", "s"]), "'lemma_rules' entry 0 is not a list of 5 strings"),
-    ("lemma_rules", lambda rules: rules.__setitem__(1, ["shout", "", "", "", ""]), "'lemma_rules' entry 1 has casing 'shout'"),
-    ("lemma_rules", lambda rules: rules.__setitem__(2, ["lower", "", "\x00", "", ""]), "'lemma_rules' entry 2 has control characters"),
-    ("lemma_lookup", lambda lookup: lookup.__setitem__("NOUN", {"dogs": 3}), "'lemma_lookup' entry 'NOUN' / 'dogs' is not a non-empty lemma"),
-    ("morph_labels", lambda labels: labels.__setitem__(0, "Case"), "'morph_labels' entry 0 is not a normalised FEATS string"),
+    ("lemma_rules", replace_entry(0, ["lower", "", "", "s"]), "'lemma_rules' entry 0 is not a list of 5 strings"),
+    ("lemma_rules", replace_entry(1, ["shout", "", "", "", ""]), "'lemma_rules' entry 1 has casing 'shout'"),
+    ("lemma_rules", replace_entry(2, ["lower", "", "\x00", "", ""]), "'lemma_rules' entry 2 has control characters"),
+    ("lemma_lookup", replace_entry("NOUN", {"dogs": 3}), "'lemma_lookup' entry 'NOUN' / 'dogs' is not a non-empty"),
+    ("morph_labels", replace_entry(0, "Case"), "'morph_labels' entry 0 is not a normalised FEATS string"),
     ("morph_labels", lambda labels: labels.append(labels[1]), "'morph_labels' has repeated labels"),
 ])
 def test_damaged_tables_are_refused_naming_file_and_entry(tmp_path, key, change, problem):

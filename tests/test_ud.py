@@ -267,24 +267,6 @@ def test_tags_raw_text_in_each_language(trained, lang, floor):
 
 
 @pytest.mark.slow
-def test_greek_slice_learns_features_and_lemmas(trained):
-    """Features and lemmas of the Greek slice's dev sentences, against what a
-    model that never learned them gets: no features for every token, the
-    form as its lemma."""
-    source, nlp = trained("el")
-    dev_docs = read_docs(source.require("dev"), nlp.vocab)[:N_DEV]
-    tokens = [t for doc in dev_docs for t in doc]
-    no_features = sum(not str(t.morph) for t in tokens) / len(tokens)
-    form_as_lemma = sum(t.text == t.lemma_ for t in tokens) / len(tokens)
-    gold = [Example(nlp(Doc(nlp.vocab, words=[t.text for t in d])), d) for d in dev_docs]
-    scores = nlp.get_pipe("lstm_tagger").score(gold)
-    # Measured: MORPH_MEASURED; the baselines BASELINES_MEASURED.
-    print("MEASURE", no_features, form_as_lemma, scores["morph_acc"], scores["lemma_acc"], scores["tag_acc"])
-    assert scores["morph_acc"] > 0.0
-    assert scores["lemma_acc"] > 0.0
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("lang, has_feats", [("el", True), ("hu", True), ("vi", False)])
 def test_raw_text_gets_features_and_lemmas_after_loading(trained, lang, has_feats):
     """The pipelines were saved and loaded: raw text gets token.morph and

@@ -70,7 +70,8 @@ def write_annotations(
     tag_log_probs = scale(log_probs_of(flat[:, tags.columns]), tag_temperature)
     set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k)
     if columns:
-        write_columns(docs, [ATTR_IDS[name] for name in columns], numpy.stack(list(columns.values()), axis=1), overwrite)
+        values = numpy.stack(list(columns.values()), axis=1)
+        write_columns(docs, [ATTR_IDS[name] for name in columns], values, overwrite)
 
 
 def write_columns(docs: Sequence[Doc], attrs: List[int], values: numpy.ndarray, overwrite: bool) -> None:
@@ -115,7 +116,8 @@ def lemma_values(
     probs = flat[:, layout["lemma"].columns]
     n_tried = min(RULES_TRIED, probs.shape[1])
     top = numpy.argpartition(-probs, n_tried - 1, axis=1)[:, :n_tried]
-    ranked = numpy.take_along_axis(top, numpy.argsort(-numpy.take_along_axis(probs, top, axis=1), axis=1), axis=1)
+    order = numpy.argsort(-numpy.take_along_axis(probs, top, axis=1), axis=1)
+    ranked = numpy.take_along_axis(top, order, axis=1)
     tag_labels = layout["tag"].labels
     forms = [token.text for doc in docs for token in doc]
     lemmas = [

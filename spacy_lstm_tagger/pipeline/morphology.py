@@ -113,11 +113,15 @@ def _well_formed(feats: str) -> bool:
 
 
 def _is_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(name) and not set(name) & set("=|, ") and not has_control_chars(name)
+    return _is_text(name) and not set(name) & set("=|, ")
 
 
 def _is_value(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and value != EMPTY and not set(value) & set("=| ") and not has_control_chars(value)
+    return _is_text(value) and value != EMPTY and not set(value) & set("=| ")
+
+
+def _is_text(text: Any) -> bool:
+    return isinstance(text, str) and bool(text) and not has_control_chars(text)
 
 
 def _no_repeats(labels: List[str], where: str) -> None:
