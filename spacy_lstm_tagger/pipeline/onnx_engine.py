@@ -6,7 +6,7 @@ row's length (`sequence_lens`), which runs the backward direction within each
 row's length exactly as `network.BiLSTM` does. Training always runs on torch,
 and so does tagging with more than one torch thread: ONNX Runtime's LSTM is
 the faster at one thread only (on EWT at two threads, torch tagged 2.2x faster
-than ONNX Runtime did; BENCHMARKS.md, issue 9).
+than ONNX Runtime did; BENCHMARKS.md).
 
 onnxruntime's dynamic int8 quantization is faster still, but it quantizes each
 call's inputs with one scale for the whole batch, so a sentence's scores would
