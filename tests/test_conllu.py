@@ -105,6 +105,9 @@ def test_read_conllu_is_lazy(tmp_path):
         ("4\tgo\tgo", "5\tgo\tgo", 8, "out of sequence"),
         ("PUNCT\t.\t_\t4", "PUNC\t.\t_\t4", 9, "invalid UPOS 'PUNC'"),
         ("2-3\tcan't", "2-6\tcan't", 4, "range ends at word 6"),
+        ("PUNCT\t.\t_\t4", "PUNCT\t.\x0b\t_\t4", 9, "the XPOS '.\\x0b' contains the control character U+000B"),
+        ("AUX\tMD\t", "AUX\tMD \t", 5, "the XPOS 'MD ' starts or ends with whitespace"),
+        ("AUX\tMD\t", "AUX\t\u2029MD\t", 5, "the XPOS '\\u2029MD' contains the paragraph separator U+2029"),
     ],
 )
 def test_read_conllu_malformed(tmp_path, old, new, lineno, words):

@@ -222,6 +222,10 @@ def test_parameter_count_is_computed_without_building(saved):
         ({"pos_labels": ["NOUN", "NOUN"]}, "'pos_labels' has repeated labels ['NOUN']"),
         ({"pos_labels": ["NOUN"]}, "the weights have 3 tag and 0 UPOS outputs, but cfg has 3 tags and 1 UPOS"),
         ({"overwrite": True}, "the cfg has unknown entries ['overwrite']"),
+        ({"labels": ["DET", "NN\t", "V"]}, "cfg 'labels' has the label 'NN\\t', which contains the control character U+0009"),
+        ({"labels": ["DET", "NN\n", "V"]}, "cfg 'labels' has the label 'NN\\n', which contains the control character U+000A"),
+        ({"labels": ["DET", "N\x1bN", "V"]}, "cfg 'labels' has the label 'N\\x1bN', which contains the control character U+001B"),
+        ({"labels": ["DET", "NN ", "V"]}, "cfg 'labels' has the label 'NN ', which starts or ends with whitespace"),
     ],
 )
 def test_bad_cfg_is_refused(copy, entries, phrase):
@@ -342,6 +346,22 @@ def test_bytes_round_trip_and_damaged_bytes(saved):
         tagger.from_bytes(nlp.get_pipe("lstm_tagger").to_bytes()[:-50])
     with pytest.raises(ValueError, match="'model' entry is missing"):
         tagger.from_bytes(srsly.msgpack_dumps({"cfg": srsly.json_dumps(tagger.cfg)}))
+    assert tagger.labels == () and not tagger.model.is_ready
+
+
+def test_serialized_labels_that_break_conllu_are_refused(saved):
+    component = spacy.load(saved).get_pipe("lstm_tagger")
+    msg = srsly.msgpack_loads(component.to_bytes())
+    cfg = srsly.json_loads(msg["cfg"])
+    cfg["labels"][1] = "NN\r"
+    msg["cfg"] = srsly.json_dumps(cfg)
+    tagger = spacy.blank("en").add_pipe("lstm_tagger", config={"model": SMALL})
+    with pytest.raises(ModelFileError) as err:
+        tagger.from_bytes(srsly.msgpack_dumps(msg))
+    assert str(err.value) == (
+        "[lstm_tagger] cannot load the serialized component 'lstm_tagger' (cfg): cfg 'labels' "
+        "has the label 'NN\\r', which contains the control character U+000D"
+    )
     assert tagger.labels == () and not tagger.model.is_ready
 
 

@@ -6,10 +6,11 @@ import json
 
 import pytest
 import spacy
+from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from spacy_lstm_tagger.corpus import TOY_CORPUS
-from spacy_lstm_tagger.data.corpus import read_docs
+from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
 from spacy_lstm_tagger.configs import CONFIG_DIR
 from spacy_lstm_tagger.training.options import TrainingOptions
 from spacy_lstm_tagger.training.runs import train_files
@@ -51,6 +52,25 @@ def test_malformed_json_corpus_names_file_and_sentence(tmp_path, corpus, problem
     with pytest.raises(ValueError) as err:
         read_docs(path, Vocab())
     assert str(err.value) == f"{path}: {problem}"
+
+
+@pytest.mark.parametrize(
+    "tag, problem",
+    [("NN\t", "contains the control character U+0009"), ("NN\n", "contains the control character U+000A"),
+     ("\u0085NN", "contains the control character U+0085"), ("NN ", "starts or ends with whitespace")],
+)
+def test_a_corpus_tag_that_breaks_conllu_names_file_and_place(tmp_path, tag, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"words": ["a"], "tags": ["DET"]}, {"words": ["a", "b"], "tags": ["DET", tag]}]), encoding="utf8")
+    with pytest.raises(ValueError) as err:
+        read_docs(path, Vocab())
+    assert str(err.value) == f"{path}: sentence 1, tag 1: the label {tag!r} {problem}"
+    vocab = Vocab()
+    docbin = tmp_path / "bad.spacy"
+    write_docbin([Doc(vocab, words=["a"], tags=["DET"]), Doc(vocab, words=["a", "b", "c"], tags=["DET", "", tag])], docbin)
+    with pytest.raises(ValueError) as err:
+        read_docs(docbin, Vocab())
+    assert str(err.value) == f"{docbin}: Doc 1, token 2: the tag {tag!r} {problem}"
 
 
 def test_gzipped_json_corpus_reads_and_truncated_one_is_named(tmp_path):

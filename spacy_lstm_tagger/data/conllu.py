@@ -13,6 +13,7 @@ from spacy.parts_of_speech import IDS as _POS_IDS
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from ..pipeline.layout import label_problem
 from ..types import PathLike
 
 
@@ -127,6 +128,9 @@ class _SentenceBuilder:
             raise self.error(lineno, "empty FORM")
         if upos != _MISSING and upos not in _VALID_POS:
             raise self.error(lineno, f"invalid UPOS {upos!r}")
+        problem = None if xpos == _MISSING else label_problem(xpos)
+        if problem:
+            raise self.error(lineno, f"the XPOS {xpos!r} {problem}")
         if self.range_end is not None:
             # The words of a multi-word token are written together; the range
             # line's MISC says whether a space follows the whole token.

@@ -9,6 +9,8 @@ from typing import Any, Dict
 
 from spacy.parts_of_speech import IDS as UPOS_IDS
 
+from .layout import label_problem
+
 # The entries, with their defaults. tag_temperature divides the scores behind
 # tag_prob/tag_top_k; the train command fits it on dev.
 SAVED_CFG = {"labels": [], "pos_labels": [], "tag_temperature": 1.0}
@@ -27,6 +29,10 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
         labels = cfg.get(key, [])
         if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
             raise ValueError(f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}")
+        for label in labels:
+            problem = label_problem(label)
+            if problem:
+                raise ValueError(f"cfg {key!r} has the label {label!r}, which {problem}")
         repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
         if repeated:
             raise ValueError(f"cfg {key!r} has repeated labels {repeated}")
