@@ -156,6 +156,12 @@ def test_index_tables_that_do_not_fit_the_weights(copy):
     assert_refused(copy, "do not fit the weights")
 
 
+def set_weight(msg, name, where, value):
+    array = msg["tensors"][name].copy()  # the decoded arrays are read-only
+    array[where] = value
+    msg["tensors"][name] = array
+
+
 @pytest.mark.parametrize(
     "damage, phrase",
     [
@@ -166,6 +172,10 @@ def test_index_tables_that_do_not_fit_the_weights(copy):
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["char_cnn.bias"]}), "has shape", id="tensor-wrong-shape"),
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["tag_head.bias"] * numpy.float32("nan")}), "'tag_head.bias' contains NaN or infinite", id="tensor-nan"),
         pytest.param(lambda w: w["tensors"].update({"word_embed.weight": w["tensors"]["word_embed.weight"] - numpy.float32("inf")}), "'word_embed.weight' contains NaN or infinite", id="tensor-inf"),
+        # Finite, but scores from them overflow: NaN probabilities, one tag for every token.
+        pytest.param(lambda w: set_weight(w, "tag_head.weight", (1, 2), 3e37), "weights entry 'tag_head.weight' holds a value of magnitude 3e+37, more than any trained network has (10000)", id="tensor-huge"),
+        pytest.param(lambda w: set_weight(w, "bilstm.forward_layers.0.bias_hh_l0", 0, -20000.0), "'bilstm.forward_layers.0.bias_hh_l0' holds a value of magnitude 2e+04", id="tensor-absurd"),
+        pytest.param(lambda w: w["tensors"].update({"char_cnn.bias": w["tensors"]["char_cnn.bias"].astype("float16") * numpy.float16(60000)}), "'char_cnn.bias' holds a value of magnitude", id="tensor-huge-float16"),
     ],
 )
 def test_damaged_weights(copy, damage, phrase):
