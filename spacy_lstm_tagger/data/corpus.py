@@ -86,7 +86,11 @@ def read_docs(path: PathLike, vocab: Vocab) -> List[Doc]:
     if name.endswith((".json", ".json.gz")):
         return read_tagged_json(path, vocab)
     if name.endswith(".spacy"):
-        return _labels_checked(list(DocBin().from_disk(path).get_docs(vocab)), path)
+        try:
+            docs = list(DocBin().from_disk(path).get_docs(vocab))
+        except ValueError as err:  # spaCy's E1014: not DocBin data, or truncated
+            raise ValueError(f"{path}: {err}") from None
+        return _labels_checked(docs, path)
     return list(read_conllu(path, vocab))  # .conllu, plain or gzipped
 
 
