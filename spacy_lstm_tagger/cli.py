@@ -34,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     line for a problem the command names (a bad file, option or model)."""
     try:
         status = run(argv)
-    except (FileNotFoundError, ImportError, ValueError) as err:
+    except (OSError, ImportError, ValueError) as err:  # OSError: missing or unreadable files
         sys.exit(f"error: {err}")
     sys.exit(status)
 

@@ -72,7 +72,11 @@ def write_cfg_with_temperature(pipeline, text):
     return cfg_file
 
 
-@pytest.mark.parametrize("text", ["0", "-1.5", '"2"', "true", "null", "1e400"])
+# Tiny temperatures made every tag_prob NaN (1e-320) or 1.0 (1e-30); huge
+# ones made every tag_prob 1 / the number of tags.
+@pytest.mark.parametrize(
+    "text", ["0", "-1.5", '"2"', "true", "null", "1e400", "1e-320", "1e-30", "0.099", "20.01", "1e300"]
+)
 def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
     copy = tmp_path / "pipeline"
     shutil.copytree(toy_pipeline, copy)
@@ -82,8 +86,22 @@ def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
     value = json.loads(text)
     assert str(info.value) == (
         f"[lstm_tagger] cannot load {cfg_file}: "
-        f"cfg 'tag_temperature' must be a finite number > 0, got {value!r}"
+        f"cfg 'tag_temperature' must be a number from 0.1 to 20 (the range a fit gives), got {value!r}"
     )
+
+
+def test_the_fit_gives_only_temperatures_a_pipeline_loads(toy_pipeline, tmp_path):
+    # Always right but unsure: the fit wants T -> 0; always wrong and sure: T -> infinity.
+    unsure = numpy.log(numpy.array([[0.4, 0.3, 0.3]] * 50))
+    sure = numpy.log(numpy.array([[0.98, 0.01, 0.01]] * 50))
+    gold = numpy.zeros(50, dtype="int64")
+    low, high = fit_temperature(unsure, gold), fit_temperature(sure, gold + 1)
+    assert low == pytest.approx(0.1, rel=1e-3) and high == pytest.approx(20.0, rel=1e-3)
+    for temperature in (low, high):
+        copy = tmp_path / str(temperature)
+        shutil.copytree(toy_pipeline, copy)
+        write_cfg_with_temperature(copy, json.dumps(temperature))
+        assert spacy.load(copy).get_pipe("lstm_tagger").cfg["tag_temperature"] == pytest.approx(temperature, rel=1e-12)
 
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity"])

@@ -1,9 +1,14 @@
 """Entry points and command lines, each in a fresh process."""
+import gzip
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import spacy
+
+from spacy_lstm_tagger.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,3 +69,66 @@ def test_bad_corpus_gets_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "sentence 0 needs non-empty 'words' and 'tags' lists" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def ud_folder(tmp_path, train: bytes, dev: bytes = None):
+    """A UD treebank folder with these train (and dev) bytes, gzipped."""
+    folder = tmp_path / "UD_English-Test"
+    folder.mkdir()
+    (folder / "en_test-ud-train.conllu.gz").write_bytes(gzip.compress(train))
+    if dev is not None:
+        (folder / "en_test-ud-dev.conllu.gz").write_bytes(gzip.compress(dev))
+    return folder
+
+
+SENTENCE = "1\tThe\tthe\tDET\tDT\t_\t_\t_\t_\t_\n2\tdog\tdog\tNOUN\tNN\t_\t_\t_\t_\t_\n\n"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: ["--train", write_bytes(t / "latin1.conllu", SENTENCE.replace("dog", "dög").encode("latin-1"))],
+         "error: {t}/latin1.conllu, line 2: not UTF-8 text (byte 0xf6 at byte 4 of the line); CoNLL-U files are UTF-8"),
+        (lambda t: ["--train", write_bytes(t / "cut.conllu.gz", gzip.compress(SENTENCE.encode() * 50)[:-30])],
+         "error: {t}/cut.conllu.gz: the gzip file is truncated or damaged: reading stopped after line {n} "
+         "(EOFError: Compressed file ended before the end-of-stream marker was reached)"),
+        (lambda t: ["--train", write_bytes(t / "empty.conllu", b"")],
+         "error: the training corpus {t}/empty.conllu is empty: it holds no sentences"),
+        (lambda t: ["--train", write_bytes(t / "good.conllu", SENTENCE.encode()), "--dev", write_bytes(t / "empty.conllu", b"")],
+         "error: the dev corpus {t}/empty.conllu is empty: it holds no sentences"),
+        (lambda t: ["--ud", ud_folder(t, b"")],
+         "error: the training corpus {t}/UD_English-Test/en_test-ud-train.conllu.gz is empty: it holds no sentences"),
+        (lambda t: ["--ud", ud_folder(t, SENTENCE.encode(), b"# nothing\n")],
+         "error: the dev corpus {t}/UD_English-Test/en_test-ud-dev.conllu.gz is empty: it holds no sentences"),
+    ],
+    ids=["not-utf8", "truncated-gzip", "empty-train", "empty-dev", "empty-ud-train", "empty-ud-dev"],
+)
+def test_unreadable_or_empty_corpora_get_one_line_and_status_1(tmp_path, make, message):
+    args = ["train", *map(str, make(tmp_path)), "--output", str(tmp_path / "out"), "--epochs", "1"]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    # sys.exit(text): the text on stderr, status 1. {n}: where zlib found the end.
+    expected = re.escape(message.format(t=tmp_path, n="NUMBER")).replace("NUMBER", r"[1-9]\d*")
+    assert re.fullmatch(expected, exit_.value.code), exit_.value.code
+    assert not (tmp_path / "out" / "model-best").exists()
+
+
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_a_truncated_corpus_gets_no_traceback(tmp_path):
+    cut = write_bytes(tmp_path / "cut.conllu.gz", gzip.compress(SENTENCE.encode() * 50)[:-30])
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "convert", str(cut), str(tmp_path / "out.spacy")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert re.fullmatch(
+        re.escape(f"error: {cut}: the gzip file is truncated or damaged: reading stopped after line ")
+        + r"[1-9]\d* \(EOFError: Compressed file ended before the end-of-stream marker was reached\)",
+        line,
+    )
+    assert not (tmp_path / "out.spacy").exists()

@@ -1,4 +1,6 @@
 """The ONNX Runtime engine (`engine = "onnx"`) against torch."""
+import warnings
+
 import numpy
 import pytest
 import spacy
@@ -86,6 +88,41 @@ def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkey
     nlp = spacy.load(toy_pipeline, config=engine("onnx"))
     with pytest.warns(UserWarning, match=r'engine "onnx" needs onnxruntime and onnx .*tagging with torch'):
         assert tags_of(nlp.pipe(TOY_TEXTS)) == TOY_TAGS
+
+
+def test_the_graph_declares_the_oldest_ir_version_its_opset_allows(toy_pipeline):
+    # onnx 1.23 stamps IR 14 by default, which onnxruntime 1.22 refuses;
+    # onnx's versioning table puts opset 17 at IR 8.
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    bilstm = spacy.load(toy_pipeline).get_pipe("lstm_tagger").model.network.bilstm
+    graph = onnx_engine._graph(onnx, bilstm)
+    assert graph.ir_version == 8 and [(o.domain, o.version) for o in graph.opset_import] == [("", 17)]
+    onnx.checker.check_model(graph)
+
+
+def test_a_runtime_that_refuses_the_graph_tags_with_torch_after_one_warning(toy_pipeline, monkeypatch):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京 " + "the dog ate " * 30]
+    torch_tags, torch_probs = tags_and_probs(spacy.load(toy_pipeline), texts)
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Unsupported model IR version: 14, max supported IR version: 13")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    nlp = spacy.load(toy_pipeline, config=engine("onnx"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [tags_and_probs(nlp, texts) for _ in range(3)]
+        assert tags_of(nlp.pipe(texts, batch_size=1)) == torch_tags
+    assert [str(w.message) for w in caught] == [
+        f'engine "onnx": onnxruntime {onnxruntime.__version__} cannot run the BiLSTM\'s graph '
+        "(RuntimeError: Unsupported model IR version: 14, max supported IR version: 13); "
+        "tagging with torch instead"
+    ]
+    for tags, probs in results:
+        assert tags == torch_tags and tags[:2] == TOY_TAGS
+        numpy.testing.assert_allclose(probs, torch_probs, atol=1e-6)
 
 
 def test_an_unknown_engine_is_refused(toy_pipeline):

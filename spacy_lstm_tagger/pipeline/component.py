@@ -21,7 +21,7 @@ from thinc.types import Floats2d
 from .annotations import write_annotations
 from .confidence import register_extensions
 from .gold import aligned, gold_labels, labels_seen
-from .layout import OutputLayout
+from .layout import OutputLayout, label_problem
 from .loss import tagger_loss
 from .model import ModelFileError, TaggerModel
 from .saved_cfg import SAVED_CFG, checked_cfg
@@ -188,6 +188,9 @@ class LSTMTagger(TrainablePipe):
     def _add(self, labels: List[str], label: str) -> int:
         if not isinstance(label, str) or not label:
             raise ValueError(f"[{self.name}] labels must be non-empty strings, got {label!r}")
+        problem = label_problem(label)
+        if problem:
+            raise ValueError(f"[{self.name}] cannot add the label {label!r}: it {problem}")
         if label in labels:
             return 0
         if self.model.is_ready:
@@ -299,6 +302,11 @@ class LSTMTagger(TrainablePipe):
             tags, pos_labels = labels.get("tag"), labels.get("pos")
         else:
             tags, pos_labels = labels, None
+        for kind, given in (("tag", tags), ("UPOS", pos_labels)):
+            for label in given or ():
+                problem = label_problem(label)
+                if problem:
+                    raise self._error(None, f"the {kind} label {label!r} given to initialize (labels) {problem}")
         if tags is None:
             tags = self._new_labels(self.labels, examples, "tag_")
         if not self.predict_pos:
@@ -327,7 +335,10 @@ class LSTMTagger(TrainablePipe):
         """The labels of `attr` for a new model: before the first initialize, the
         labels added, then those seen in the examples' references (a negative
         "!NN" counts for NN); after it, those seen, or if none, the old ones."""
-        seen = labels_seen(examples, attr, self.neg_prefix)
+        try:
+            seen = labels_seen(examples, attr, self.neg_prefix)
+        except ValueError as err:
+            raise self._error(None, err) from None
         if self.model.is_ready:
             return seen or list(labels)
         return list(labels) + [label for label in seen if label not in labels]

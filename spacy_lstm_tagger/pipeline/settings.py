@@ -121,8 +121,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "engine", "torch", "choice",
         'what runs the BiLSTM when tagging: "torch", or "onnx": ONNX Runtime, the same '
         "tags, faster at one thread; with more torch threads, torch runs. It needs "
-        '`pip install "spacy-lstm-tagger[onnx]"`; without it the tagger runs on torch '
-        "and warns once. Model files are the same for both",
+        '`pip install "spacy-lstm-tagger[onnx]"`; without it, or where onnxruntime cannot '
+        "run the graph, the tagger runs on torch and warns once. Model files are the same for both",
         choices=ENGINES,
     ),
 )

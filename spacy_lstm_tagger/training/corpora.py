@@ -23,14 +23,21 @@ class Corpora:
     @classmethod
     def read(cls, train_path: PathLike, dev_path: Optional[PathLike] = None) -> "Corpora":
         """Read the corpora (any format `read_docs` knows); without a dev
-        corpus, dev is the training corpus itself, and `dev_source` says so."""
+        corpus, dev is the training corpus itself, and `dev_source` says so.
+        Raises ValueError for a corpus without a sentence."""
         vocab = Vocab()
-        train = read_docs(train_path, vocab)
+        train = _not_empty(read_docs(train_path, vocab), "training", train_path)
         if dev_path is None:
             return cls(train, train, f"the training corpus {train_path} (no dev corpus was given)")
-        return cls(train, read_docs(dev_path, vocab), str(dev_path))
+        return cls(train, _not_empty(read_docs(dev_path, vocab), "dev", dev_path), str(dev_path))
 
     def write(self, folder: PathLike) -> None:
         """FOLDER/train.spacy and FOLDER/dev.spacy."""
         write_docbin(self.train, Path(folder) / "train.spacy")
         write_docbin(self.dev, Path(folder) / "dev.spacy")
+
+
+def _not_empty(docs: List[Doc], kind: str, path: PathLike) -> List[Doc]:
+    if not any(len(doc) for doc in docs):
+        raise ValueError(f"the {kind} corpus {path} is empty: it holds no sentences")
+    return docs
