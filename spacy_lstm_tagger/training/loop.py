@@ -18,7 +18,7 @@ from thinc.api import Optimizer, fix_random_seed
 from ..data.corpus import gold_examples
 from ..types import PathLike
 from .checkpoints import restore_interrupted_save, save_atomically
-from .corpora import Corpora
+from .corpora import DEV_KEY, Corpora
 from .curves import TrainingCurves
 from .options import TrainingOptions
 from .temperatures import fit_pipeline_temperatures
@@ -64,6 +64,11 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
     train_examples = gold_examples(corpora.train, nlp.vocab)
     dev_examples = gold_examples(corpora.dev, nlp.vocab)
     log(f"train: {len(train_examples)} sentences, dev: {len(dev_examples)} sentences")
+    if corpora.held_out is not None:
+        nlp.meta[DEV_KEY] = corpora.held_out
+        log(f"dev: {corpora.dev_source}")
+    elif corpora.dev_is_train:
+        log(f"dev: {corpora.dev_source}: model-best is chosen and tag_prob calibrated on training data")
     # Without gold tags in dev there is nothing to score: every epoch is kept.
     dev_scored = any(t.tag_ for eg in dev_examples for t in eg.reference)
     if not dev_scored:
