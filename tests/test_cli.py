@@ -3,7 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import spacy
+from thinc.api import Config
+
+from spacy_lstm_tagger.cli import run as main
+from spacy_lstm_tagger.configs import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,3 +69,39 @@ def test_bad_corpus_gets_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "sentence 0 needs non-empty 'words' and 'tags' lists" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_is_one_error_line(tmp_path):
+    missing = tmp_path / "nope.cfg"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "train", "--config", str(missing),
+         "--output", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: config file not found: {missing}"
+
+
+@pytest.mark.parametrize(
+    "section, key, problem",
+    [
+        ("components.lstm_tagger.model", "hiden_size",
+         "[components.lstm_tagger.model] hiden_size is not a setting there: did you mean 'hidden_width'?"),
+        ("components.lstm_tagger", "hidden_width",
+         "[components.lstm_tagger] hidden_width is not a setting there: it belongs in [components.lstm_tagger.model]"),
+        ("training", "max_epoch", "[training] max_epoch is not a setting there: did you mean 'max_epochs'?"),
+        ("nlp", "max_epochs", "[nlp] max_epochs is not a setting there: it belongs in [training]"),
+        ("", "trainig", "section [trainig] is not a setting there: did you mean section [training]?"),
+    ],
+)
+def test_a_misplaced_or_misspelled_config_key_names_what_was_meant(tmp_path, section, key, problem):
+    config = Config().from_disk(CONFIG_DIR / "toy.cfg", interpolate=False)
+    target = config
+    for part in section.split(".") if section else ():
+        target = target[part]
+    target[key] = 64 if section else {"x": 1}
+    path = tmp_path / "typo.cfg"
+    config.to_disk(path)
+    with pytest.raises(ValueError) as err:
+        main(["train", "--config", str(path), "--output", str(tmp_path / "out"), "--epochs", "1"])
+    assert str(err.value) == f"{path}: {problem}"

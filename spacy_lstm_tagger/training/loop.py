@@ -18,6 +18,7 @@ from thinc.api import Optimizer, fix_random_seed
 from ..data.corpus import gold_examples
 from ..types import PathLike
 from .checkpoints import restore_interrupted_save, save_atomically
+from .config_file import read_config
 from .corpora import DEV_KEY, Corpora
 from .curves import TrainingCurves
 from .options import TrainingOptions
@@ -51,7 +52,7 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
     overrides = dict(options.overrides)
     if options.seed is not None:
         overrides["system.seed"] = options.seed
-    config = util.load_config(config_path, overrides=overrides, interpolate=False).interpolate()
+    config = read_config(config_path, overrides).interpolate()
     training = config["training"]
     max_epochs = options.epochs if options.epochs is not None else training["max_epochs"]
     if not max_epochs or max_epochs < 1:

@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 
 from ..data.treebank import Treebank
 from ..types import PathLike
+from .config_file import read_config
 from .corpora import Corpora
 
 # The rule-based tokenizer every spaCy language has.
@@ -106,7 +107,7 @@ def prepare(
     else:
         corpora = Corpora.read(treebank.require("train"), dev_file)
     train_docs, dev_docs = corpora.train, corpora.dev
-    config = util.load_config(base_config, interpolate=False)
+    config = read_config(base_config)
     language = choose_language(treebank.lang)
     config["nlp"]["lang"] = language.code
     config["nlp"]["tokenizer"] = language.tokenizer
