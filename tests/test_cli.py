@@ -58,6 +58,22 @@ def test_spacy_train_with_toy_config(tmp_path):
     assert [t.tag_ for t in nlp("The dog ate the apple")] == ["DET", "NN", "V", "DET", "NN"]
 
 
+def test_spacy_train_on_a_json_corpus_says_it_found_no_examples(tmp_path):
+    # spaCy's corpus reader skips a .json file with a warning and yields nothing.
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", "configs/toy.cfg", "--paths.train", "corpus/toy.json",
+         "--paths.dev", "corpus/toy.json", "-o", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ValueError: [lstm_tagger] cannot initialize: no training examples were found at all "
+        "(the config's paths.train is corpus/toy.json; spaCy's corpus reader reads .spacy files "
+        "only: convert it with `python -m spacy_lstm_tagger convert`), and no labels were added "
+        "with add_label"
+    )
+
+
 def test_bad_corpus_gets_a_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('[{"words": ["a", "b"], "tags": ["DET"]}]')

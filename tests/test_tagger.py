@@ -194,6 +194,17 @@ def test_initialize_without_any_label_raises(data):
         nlp.initialize(lambda: make_examples(nlp, data=data))
 
 
+def test_initialize_without_any_example_says_so():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    with pytest.raises(ValueError) as err:
+        nlp.initialize(lambda: iter(()))  # what spaCy's corpus reader gives when it found no file
+    assert str(err.value) == (
+        "[lstm_tagger] cannot initialize: no training examples were found at all, "
+        "and no labels were added with add_label"
+    )
+
+
 def test_initialize_with_given_labels():
     nlp = spacy.blank("en")
     tagger = nlp.add_pipe("lstm_tagger")
