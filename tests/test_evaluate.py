@@ -1,6 +1,7 @@
 """`python -m spacy_lstm_tagger evaluate`: its numbers against a direct count,
 the self-contained HTML report, and the report in a real browser."""
 import base64
+import html
 import json
 import re
 import shutil
@@ -136,6 +137,24 @@ def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_pa
     assert 'Figures missing.</b> matplotlib is not installed' in page
     assert page.count('pip install &quot;spacy-lstm-tagger[report]&quot;') >= 4
     assert "tag (XPOS) accuracy" in out and json.loads((tmp_path / "r.json").read_text())["tokens"]
+
+
+def test_gold_tags_the_model_does_not_know_are_warned_about(toy_pipeline, tmp_path, capsys):
+    # UPOS gold for a model that knows DET, NN and V: 6 of the 9 tokens are unknown tags.
+    upos = [("The dog ate the apple".split(), "DET NOUN VERB DET NOUN".split()),
+            ("Everybody read that book".split(), "PRON VERB DET NOUN".split())]
+    gold = write_conllu(tmp_path / "gold.conllu", upos)
+    out = run_evaluate(capsys, toy_pipeline, gold, "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    warning = (
+        "67% of the gold tokens (6 of 9) carry tags the model does not know (most often: NOUN, "
+        "VERB, PRON); the model's tags are DET, NN, V: does the gold corpus use the model's tag set?"
+    )
+    assert out.splitlines()[0] == f"warning: {warning}"
+    assert json.loads((tmp_path / "r.json").read_text())["warnings"] == [warning]
+    assert f"<b>Warning.</b> {html.escape(warning)}" in (tmp_path / "r.html").read_text()
+    # The toy model's own tag set: no warning.
+    out = run_evaluate(capsys, toy_pipeline, write_conllu(tmp_path / "toy.conllu", GOLD))
+    assert "warning" not in out
 
 
 def test_a_missing_gold_file_is_a_clear_error(toy_pipeline, tmp_path, run_python):

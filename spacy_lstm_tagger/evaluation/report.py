@@ -50,6 +50,8 @@ def run_evaluation(
     )
     report.update(model=str(model), gold=str(gold), other=compare)
     report["training"] = training["epochs"] if training else None
+    for warning in report["warnings"]:
+        out(f"warning: {warning}")
     out(text_summary(report))
     if json_path:
         write_json(json_path, report)
@@ -213,6 +215,8 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
     """The whole report as one HTML page; `training_png`: the training folder's
     plot of its curves, if it has one."""
     parts = [f"<h1>Tagger evaluation: {esc(r.get('model'))} on {esc(r.get('gold'))}</h1>"]
+    for warning in r.get("warnings") or ():
+        parts.append(f'<p class="missing"><b>Warning.</b> {esc(warning)}</p>')
     if not figures.available():
         parts.append(f'<p class="missing"><b>Figures missing.</b> {esc(figures.MISSING)}</p>')
     parts += [accuracy_section(r), per_tag_section(r), confusion_section(r),
