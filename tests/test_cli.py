@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 import spacy
+from thinc.api import Config
+
+from spacy_lstm_tagger.configs import CONFIG_DIR
 
 from spacy_lstm_tagger.cli import main
+from spacy_lstm_tagger.cli import run as run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +60,22 @@ def test_spacy_train_with_toy_config(tmp_path):
     )
     nlp = spacy.load(tmp_path / "out" / "model-last")
     assert [t.tag_ for t in nlp("The dog ate the apple")] == ["DET", "NN", "V", "DET", "NN"]
+
+
+def test_spacy_train_on_a_json_corpus_says_it_found_no_examples(tmp_path):
+    # spaCy's corpus reader skips a .json file with a warning and yields nothing.
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", "configs/toy.cfg", "--paths.train", "corpus/toy.json",
+         "--paths.dev", "corpus/toy.json", "-o", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ValueError: [lstm_tagger] cannot initialize: no training examples were found at all "
+        "(the config's paths.train is corpus/toy.json; spaCy's corpus reader reads .spacy files "
+        "only: convert it with `python -m spacy_lstm_tagger convert`), and no labels were added "
+        "with add_label"
+    )
 
 
 def test_bad_corpus_gets_a_clear_error(tmp_path):
@@ -132,3 +152,39 @@ def test_a_truncated_corpus_gets_no_traceback(tmp_path):
         line,
     )
     assert not (tmp_path / "out.spacy").exists()
+
+
+def test_a_missing_config_is_one_error_line(tmp_path):
+    missing = tmp_path / "nope.cfg"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "train", "--config", str(missing),
+         "--output", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: config file not found: {missing}"
+
+
+@pytest.mark.parametrize(
+    "section, key, problem",
+    [
+        ("components.lstm_tagger.model", "hiden_size",
+         "[components.lstm_tagger.model] hiden_size is not a setting there: did you mean 'hidden_width'?"),
+        ("components.lstm_tagger", "hidden_width",
+         "[components.lstm_tagger] hidden_width is not a setting there: it belongs in [components.lstm_tagger.model]"),
+        ("training", "max_epoch", "[training] max_epoch is not a setting there: did you mean 'max_epochs'?"),
+        ("nlp", "max_epochs", "[nlp] max_epochs is not a setting there: it belongs in [training]"),
+        ("", "trainig", "section [trainig] is not a setting there: did you mean section [training]?"),
+    ],
+)
+def test_a_misplaced_or_misspelled_config_key_names_what_was_meant(tmp_path, section, key, problem):
+    config = Config().from_disk(CONFIG_DIR / "toy.cfg", interpolate=False)
+    target = config
+    for part in section.split(".") if section else ():
+        target = target[part]
+    target[key] = 64 if section else {"x": 1}
+    path = tmp_path / "typo.cfg"
+    config.to_disk(path)
+    with pytest.raises(ValueError) as err:
+        run_cli(["train", "--config", str(path), "--output", str(tmp_path / "out"), "--epochs", "1"])
+    assert str(err.value) == f"{path}: {problem}"

@@ -1,6 +1,7 @@
 """`python -m spacy_lstm_tagger evaluate`: its numbers against a direct count,
 the self-contained HTML report, and the report in a real browser."""
 import base64
+import html
 import json
 import re
 import shutil
@@ -11,6 +12,7 @@ import spacy
 from spacy.tokens import Doc
 
 from spacy_lstm_tagger.evaluation import figures
+from spacy_lstm_tagger.evaluation.report import Markup, table
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.treebank import ewt_file
 from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
@@ -137,6 +139,24 @@ def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_pa
     assert "tag (XPOS) accuracy" in out and json.loads((tmp_path / "r.json").read_text())["tokens"]
 
 
+def test_gold_tags_the_model_does_not_know_are_warned_about(toy_pipeline, tmp_path, capsys):
+    # UPOS gold for a model that knows DET, NN and V: 6 of the 9 tokens are unknown tags.
+    upos = [("The dog ate the apple".split(), "DET NOUN VERB DET NOUN".split()),
+            ("Everybody read that book".split(), "PRON VERB DET NOUN".split())]
+    gold = write_conllu(tmp_path / "gold.conllu", upos)
+    out = run_evaluate(capsys, toy_pipeline, gold, "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    warning = (
+        "67% of the gold tokens (6 of 9) carry tags the model does not know (most often: NOUN, "
+        "VERB, PRON); the model's tags are DET, NN, V: does the gold corpus use the model's tag set?"
+    )
+    assert out.splitlines()[0] == f"warning: {warning}"
+    assert json.loads((tmp_path / "r.json").read_text())["warnings"] == [warning]
+    assert f"<b>Warning.</b> {html.escape(warning)}" in (tmp_path / "r.html").read_text()
+    # The toy model's own tag set: no warning.
+    out = run_evaluate(capsys, toy_pipeline, write_conllu(tmp_path / "toy.conllu", GOLD))
+    assert "warning" not in out
+
+
 def test_a_missing_gold_file_is_a_clear_error(toy_pipeline, tmp_path, run_python):
     result = run_python(
         "-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, tmp_path / "nope.conllu", check=False
@@ -150,6 +170,58 @@ def test_a_gold_corpus_without_tags_is_a_clear_error(toy_pipeline, tmp_path, run
     result = run_python("-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, untagged, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the gold corpus has no tagged tokens (4 sentences, no XPOS tags)"
+
+
+def test_a_tag_that_looks_like_math_is_drawn_as_text(toy_pipeline, tmp_path, capsys):
+    # matplotlib would read $...$ as mathtext, and "\\frac" without arguments fails there.
+    gold = write_conllu(tmp_path / "gold.conllu", [("The dog ate the apple".split(), ["DET", "$\\frac$", "V", "DET", "$x"])])
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--compare", toy_pipeline)
+    page = (tmp_path / "r.html").read_text()
+    assert {"confusion heatmap", "per-tag F1 of both"} <= set(embedded_pngs(page))
+    assert '<td class="text">$\\frac$</td>' in page
+
+
+def write_training_log(folder, **row):
+    folder.mkdir()
+    log = {"epochs": [{"epoch": 1, "loss": 2.5, "tag_acc": 0.5, "seconds": 1.0, **row}]}
+    (folder / "training-log.json").write_text(json.dumps(log), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ({"seconds": "<script>alert(1)</script>"}, """'seconds' is "<script>alert(1)</script>", not a number"""),
+        ({"loss": "much"}, """'loss' is "much", not a number"""),
+        ({"tag_acc": True}, "'tag_acc' is true, not a number"),
+        ({"calibration": {"lstm_tagger": {"temperature": "<b>"}}},
+         """'calibration.lstm_tagger.temperature' is "<b>", not a number"""),
+    ],
+)
+def test_a_training_log_with_a_non_number_is_a_clear_error(toy_pipeline, tmp_path, capsys, row, problem):
+    folder = write_training_log(tmp_path / "training", **row)
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    expected = f"{folder / 'training-log.json'}: epoch row 0 (epoch 1): {problem}"
+    with pytest.raises(ValueError) as err:
+        run_evaluate(capsys, toy_pipeline, gold, "--training", folder, "--report", tmp_path / "r.html")
+    assert str(err.value) == expected
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_every_table_cell_of_the_report_is_escaped(toy_pipeline, tmp_path, capsys):
+    # Every table: a tag, a gold word and the training log's numbers (null is "-").
+    folder = write_training_log(tmp_path / "training", seconds=None, pos_acc=None)
+    gold = write_conllu(tmp_path / "gold.conllu", [("<i>dog</i> ate".split(), ["<script>", "V"])])
+    run_evaluate(capsys, toy_pipeline, gold, "--training", folder, "--report", tmp_path / "r.html",
+                 "--compare", toy_pipeline)
+    page = (tmp_path / "r.html").read_text()
+    assert "<i>" not in page and page.count("<script>") == 1  # the page's own sorting script
+    assert '<td class="text">&lt;script&gt;</td>' in page
+    assert "&lt;i&gt;dog&lt;/i&gt;" in page
+    assert "<td>2.5000</td>" in page and "None" not in page
+    # A cell is text unless it is the report's own markup.
+    cells = table(["<b>"], [["<script>", Markup("<mark>x</mark>")]], text_columns=())
+    assert "<th>&lt;b&gt;</th>" in cells and "<td>&lt;script&gt;</td><td><mark>x</mark></td>" in cells
 
 
 # A copy of the report with a probe put first: it records script errors and

@@ -230,6 +230,17 @@ def test_a_label_that_breaks_conllu_is_refused_at_initialize(label, problem):
     assert tagger.labels == () and not tagger.model.is_ready
 
 
+def test_initialize_without_any_example_says_so():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    with pytest.raises(ValueError) as err:
+        nlp.initialize(lambda: iter(()))  # what spaCy's corpus reader gives when it found no file
+    assert str(err.value) == (
+        "[lstm_tagger] cannot initialize: no training examples were found at all, "
+        "and no labels were added with add_label"
+    )
+
+
 def test_initialize_with_given_labels():
     nlp = spacy.blank("en")
     tagger = nlp.add_pipe("lstm_tagger")

@@ -313,6 +313,12 @@ class LSTMTagger(TrainablePipe):
             pos_labels = []
         elif pos_labels is None:
             pos_labels = self._new_labels(self.pos_labels, examples, "pos_")
+        if not tags and not examples:
+            raise self._error(
+                None,
+                "no training examples were found at all" + _where_examples(nlp)
+                + ", and no labels were added with add_label",
+            )
         if not tags:
             raise self._error(
                 None, "no labels: no example has a gold token.tag_ and none were added with add_label"
@@ -456,3 +462,20 @@ class LSTMTagger(TrainablePipe):
         if where is None:
             return ValueError(f"[{self.name}] cannot initialize: {problem}")
         return kind(f"[{self.name}] cannot load {where}: {problem}")
+
+
+def _where_examples(nlp: Optional[Language]) -> str:
+    """Where `spacy train` looked for the training examples, as far as the
+    pipeline's config says ("" if it does not)."""
+    paths = nlp.config.get("paths", {}) if nlp is not None else {}
+    train = paths.get("train") if isinstance(paths, dict) else None
+    if not isinstance(train, str) or not train:
+        return ""
+    where = f" (the config's paths.train is {train}"
+    if not train.endswith(".spacy") and not Path(train).is_dir():
+        # spacy.Corpus.v1 skips other files with no more than a warning.
+        where += (
+            "; spaCy's corpus reader reads .spacy files only: convert it with "
+            "`python -m spacy_lstm_tagger convert`"
+        )
+    return where + ")"
