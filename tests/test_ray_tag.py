@@ -131,6 +131,20 @@ def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, 
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
 
 
+def test_a_shard_that_another_shard_would_write_is_refused(toy_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setattr(ray, "init", no_cluster)
+    # In a folder that is both INPUT and OUTPUT, x.txt is written through
+    # x.jsonl.partial, which is a shard of the input too.
+    (tmp_path / "x.txt").write_text("The dog\n")
+    (tmp_path / "x.jsonl.partial").write_text("The cat\n")
+    partial = tmp_path / "x.jsonl.partial"
+    with pytest.raises(ValueError) as refusal:
+        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path), "--engine", "ray"])
+    assert str(refusal.value) == f"{partial}: the input is the output's working file {partial}; tagging would overwrite it"
+    assert (tmp_path / "x.jsonl.partial").read_text() == "The cat\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl.partial", "x.txt"]
+
+
 def test_without_ray_the_error_says_what_to_install(toy_pipeline, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     monkeypatch.delitem(sys.modules, "spacy_lstm_tagger.tagging.ray_engine")

@@ -311,6 +311,35 @@ def test_output_that_is_the_input_is_refused(toy_pipeline, tmp_path, run_python)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hardlink.txt", "in.txt", "symlink.txt"]
 
 
+def test_an_input_that_is_a_working_file_of_the_output_is_refused(toy_pipeline, tmp_path):
+    # tag MODEL data.jsonl.partial data.jsonl would write its output over its input.
+    source = tmp_path / "data.jsonl.partial"
+    content = json.dumps({"text": TOY_TEXTS[0]}) + "\n"
+    source.write_text(content)
+    target = tmp_path / "data.jsonl"
+    assert_refused(
+        toy_pipeline, source, target, "--input-format", "jsonl",
+        message=f"{source}: the input is the output's working file {source}; tagging would overwrite it",
+    )
+    resuming = tmp_path / "data.jsonl.partial.tmp"
+    resuming.write_text(content)
+    assert_refused(
+        toy_pipeline, resuming, target, "--input-format", "jsonl", "--resume",
+        message=f"{resuming}: the input is the output's working file for --resume {resuming}; "
+        "tagging would overwrite it",
+    )
+    # Through a link to the folder, or a hard link, too.
+    (tmp_path / "link").symlink_to(tmp_path)
+    (tmp_path / "other.txt").hardlink_to(source)
+    for linked, output in [(source, tmp_path / "link" / "data.jsonl"), (tmp_path / "other.txt", target)]:
+        with pytest.raises(ValueError, match="the input is the output's working file"):
+            main(["tag", str(toy_pipeline), str(linked), str(output), "--input-format", "jsonl", "--quiet"])
+    assert source.read_text() == content and resuming.read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "data.jsonl.partial", "data.jsonl.partial.tmp", "link", "other.txt"
+    ]
+
+
 def test_bad_options_and_paths_are_refused(toy_pipeline, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text(TOY_TEXTS[0] + "\n")

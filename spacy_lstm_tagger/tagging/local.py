@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterable, Optional, Tuple
 
 from spacy.language import Language
 from tqdm import tqdm
@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..data.pipelines import load_pipeline
 from ..types import PathLike
 from .errors import BadLineError, TagIOError
-from .output import PARTIAL, AtomicOutput
+from .output import PARTIAL, AtomicOutput, run_files
 from .reading import STDIO, BadLinePolicy, read_documents
 from .signals import stop_on_signals
 from .writing import OUTPUT_FORMATS, WRITERS
@@ -97,12 +97,28 @@ def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = Fals
         raise TagIOError(f"{target}: the folder {folder} {problem}")
     if target.is_dir():
         raise TagIOError(f"{target}: is a folder, not an output file")
-    if str(input_path) != STDIO and target.exists() and os.path.samefile(input_path, target):
-        raise TagIOError(f"{target}: the output is the input file; tagging would erase it")
+    if str(input_path) != STDIO:
+        check_input_is_kept(input_path, run_files(output_path))
     if not os.access(folder, os.W_OK):
         raise TagIOError(f"{target}: the folder {folder} is not writable")
     if resume and not os.path.exists(f"{target}{PARTIAL}"):
         raise TagIOError(f"{target}{PARTIAL}: no such file; nothing to resume")
+
+
+def check_input_is_kept(input_path: PathLike, written: Iterable[Tuple[str, str]]) -> None:
+    """Refuse an input that is one of the files a run writes, replaces or
+    deletes (`written`: (path, what it is), as `run_files` gives them), by any
+    path to it: a symbolic link, a hard link or a folder reached through one."""
+    source = os.path.realpath(input_path)
+    for path, what in written:
+        same = os.path.realpath(path) == source or (
+            os.path.exists(path) and os.path.samefile(input_path, path)
+        )
+        if not same:
+            continue
+        if what == "the output":
+            raise TagIOError(f"{path}: the output is the input file; tagging would erase it")
+        raise TagIOError(f"{input_path}: the input is {what} {path}; tagging would overwrite it")
 
 
 def tag_file(

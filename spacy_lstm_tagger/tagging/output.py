@@ -15,6 +15,20 @@ from .errors import BadLineError, TagIOError
 from .reading import GZIP_ERRORS, STDIO
 
 PARTIAL = ".partial"  # suffix of an output that is not complete yet
+RESUMING = ".tmp"  # after PARTIAL: where a resumed run writes until it ends
+
+
+def run_files(path: PathLike) -> List[Tuple[str, str]]:
+    """(path, what it is) of every file that a run writing OUTPUT `path` may
+    write, replace or delete: an input that is one of them would be lost."""
+    path = str(path)
+    if path == STDIO:
+        return []
+    return [
+        (path, "the output"),
+        (path + PARTIAL, "the output's working file"),
+        (path + PARTIAL + RESUMING, "the output's working file for --resume"),
+    ]
 
 
 def open_output(path: PathLike, compressed: bool, mode: str = "w") -> IO[str]:
@@ -40,7 +54,7 @@ class AtomicOutput:
         self.partial = self.path + PARTIAL
         # A resumed run writes beside the partial file until it ends, so that a
         # resume that is itself killed loses nothing of the first run.
-        self.working = self.partial + ".tmp" if resume else self.partial
+        self.working = self.partial + RESUMING if resume else self.partial
         self.file: IO[str] = sys.stdout
         self.resumed_after = 0  # the last input line of the kept documents
         self.resumed_docs = 0

@@ -39,8 +39,8 @@ from ..data.pipelines import load_pipeline
 from ..pipeline.confidence import TAG_PROB
 from ..types import PathLike
 from .errors import BadLineError, Problem, TagIOError
-from .local import INPUT_FORMATS, check_options, check_paths, format_of, warn_above_progress
-from .output import AtomicOutput
+from .local import INPUT_FORMATS, check_input_is_kept, check_options, check_paths, format_of, warn_above_progress
+from .output import AtomicOutput, run_files
 from .reading import BadLinePolicy, read_documents
 from .writing import WRITERS
 MANIFEST = "manifest.json"
@@ -273,8 +273,10 @@ def tag_shards(
     output_dir = Path(output_dir)
     targets = [output_dir / name for name in output_names(shards, output_format)]
     make_output_folder(output_dir)
+    written = [file for target in [*targets, output_dir / MANIFEST] for file in run_files(target)]
     for shard, target in zip(shards, targets):
         check_paths(shard, target)
+        check_input_is_kept(shard, written)
     nlp = load_pipeline(model)  # a pipeline that does not load fails here, not in every actor
     meta = nlp.meta
     rows = [
