@@ -20,7 +20,7 @@ from .data.pipelines import load_pipeline
 from .data.treebank import Treebank, ewt_dir, find_treebank
 from .tagging.errors import TagIOError
 from .tagging.local import INPUT_FORMATS, ON_ERROR, TagStats, tag_with_pipeline
-from .tagging.output import PARTIAL
+from .tagging.output import partial_of
 from .tagging.reading import STDIO
 from .tagging.signals import SIGNAL_EXIT
 from .tagging.writing import OUTPUT_FORMATS
@@ -194,8 +194,9 @@ def tag_command(args: argparse.Namespace) -> int:
             resume=args.resume, progress=not args.quiet,
         )
     except KeyboardInterrupt:  # before tagging began, or a second Ctrl-C
-        partial = "" if args.output == STDIO else f"; what was tagged is in {args.output}{PARTIAL}"
-        print(f"interrupted{partial}", file=sys.stderr)
+        partial = partial_of(args.output)
+        kept = f"; what was tagged is in {partial}" if partial and os.path.exists(partial) else ""
+        print(f"interrupted{kept}", file=sys.stderr)
         return SIGNAL_EXIT["SIGINT"]
     except TagIOError:
         if args.output == STDIO:
@@ -205,8 +206,9 @@ def tag_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
     if stats.interrupted:
-        where = "" if args.output == STDIO else (
-            f": {stats.resumed_docs + stats.docs:,} documents are in {args.output}{PARTIAL}; "
+        partial = partial_of(args.output)
+        where = "" if partial is None else (
+            f": {stats.resumed_docs + stats.docs:,} documents are in {partial}; "
             "run again with --resume to continue"
         )
         print(f"interrupted by {stats.interrupted} after input line {stats.last_line:,}{where}", file=sys.stderr)

@@ -6,6 +6,7 @@ import os
 import random
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -338,6 +339,54 @@ def test_an_input_that_is_a_working_file_of_the_output_is_refused(toy_pipeline, 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "data.jsonl.partial", "data.jsonl.partial.tmp", "link", "other.txt"
     ]
+
+
+def test_a_device_or_fifo_output_is_written_into_not_replaced(nlp, toy_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n{TOY_TEXTS[1]}\n")
+    # A link to /dev/null (a link, so that a run that replaced it would not
+    # replace the machine's /dev/null): written into, and both stay what they are.
+    null = tmp_path / "null.jsonl"
+    null.symlink_to(os.devnull)
+    stats = tag_file(nlp, source, null, progress=False)
+    assert stats.docs == 2 and null.is_symlink() and os.path.realpath(null) == os.devnull
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert_refused(
+        toy_pipeline, source, null, "--resume",
+        message=f"{null}: is a character device, written as the run goes; --resume needs an output file",
+    )
+    # A FIFO: what its reader reads is the output, and it stays a FIFO.
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    # Its reader, opened first (a small output fits in the pipe's buffer).
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        tag_file(nlp, source, fifo, progress=False)
+        received = os.read(reader, 1 << 20).decode()
+    finally:
+        os.close(reader)
+    tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
+    assert received == (tmp_path / "expected.jsonl").read_text()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.jsonl", "fifo.jsonl", "in.txt", "null.jsonl"]
+
+
+def test_a_linked_output_is_written_through_the_link(nlp, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n")
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "today.jsonl"
+    target.write_text("an earlier run\n")
+    latest = tmp_path / "latest.jsonl"
+    latest.symlink_to(target)
+    dangling = tmp_path / "next.jsonl"  # its target does not exist yet
+    dangling.symlink_to(tmp_path / "runs" / "tomorrow.jsonl")
+    for link in (latest, dangling):
+        tag_file(nlp, source, link, progress=False)
+        assert link.is_symlink()
+    assert [r["text"] for r in read_jsonl(target)] == [TOY_TEXTS[0]]
+    assert (tmp_path / "runs" / "tomorrow.jsonl").read_text() == target.read_text()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["today.jsonl", "tomorrow.jsonl"]
 
 
 def test_bad_options_and_paths_are_refused(toy_pipeline, tmp_path):

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..data.pipelines import load_pipeline
 from ..types import PathLike
 from .errors import BadLineError, TagIOError
-from .output import PARTIAL, AtomicOutput, run_files
+from .output import PARTIAL, AtomicOutput, run_files, stream_kind, unwritable_kind, written_path
 from .reading import STDIO, BadLinePolicy, read_documents
 from .signals import stop_on_signals
 from .writing import OUTPUT_FORMATS, WRITERS
@@ -77,9 +77,10 @@ def check_options(
 
 
 def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = False) -> None:
-    """Refuse, before anything is opened, an input that cannot be read, an
-    output that cannot be written or that is the input (a link to it too), and
-    a `resume` with nothing to resume."""
+    """Refuse, before anything is opened, an input that cannot be read or that
+    the run would write (the output, a link to it, its working files), an
+    output that cannot be written or is no file, device or FIFO to write, and
+    a `resume` with nothing to resume (or an output written straight into)."""
     if str(input_path) != STDIO:
         source = Path(input_path)
         if source.is_dir():
@@ -90,13 +91,23 @@ def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = Fals
         if resume:
             raise ValueError("--resume needs an output file, not stdout")
         return
-    target = Path(output_path)
+    problem = unwritable_kind(output_path)
+    if problem == "a folder":
+        raise TagIOError(f"{output_path}: is a folder, not an output file")
+    if problem:
+        raise TagIOError(f"{output_path}: is {problem}; the output must be a file, a character device or a FIFO")
+    stream = stream_kind(output_path)
+    if stream and resume:
+        raise ValueError(f"{output_path}: is {stream}, written as the run goes; --resume needs an output file")
+    if stream:  # written into as it is: no folder to write in
+        if str(input_path) != STDIO:
+            check_input_is_kept(input_path, run_files(output_path))
+        return
+    target = Path(written_path(output_path))  # a link's target, replaced as a file is
     folder = target.parent
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise TagIOError(f"{target}: the folder {folder} {problem}")
-    if target.is_dir():
-        raise TagIOError(f"{target}: is a folder, not an output file")
     if str(input_path) != STDIO:
         check_input_is_kept(input_path, run_files(output_path))
     if not os.access(folder, os.W_OK):

@@ -7,6 +7,7 @@ complete documents and continues after them.
 import gzip
 import json
 import os
+import stat
 import sys
 from typing import IO, Iterator, List, Optional, Tuple
 
@@ -18,16 +19,66 @@ PARTIAL = ".partial"  # suffix of an output that is not complete yet
 RESUMING = ".tmp"  # after PARTIAL: where a resumed run writes until it ends
 
 
+def written_path(path: PathLike) -> str:
+    """Where the output `path` is written: the target of a symbolic link (the
+    link stays, and its target is replaced as a file is), else `path`."""
+    path = str(path)
+    return os.path.realpath(path) if path != STDIO and os.path.islink(path) else path
+
+
+def stream_kind(path: PathLike) -> Optional[str]:
+    """"stdout", "a character device" or "a FIFO" for an output that is written
+    straight into, not through a partial file and a rename; None for a file."""
+    if str(path) == STDIO:
+        return "stdout"
+    try:
+        mode = os.stat(path).st_mode  # through links: /dev/stdout is one
+    except OSError:
+        return None
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    return None
+
+
+def unwritable_kind(path: PathLike) -> Optional[str]:
+    """What an existing output is, where it is none that `tag` writes: neither a
+    file to replace nor a character device or FIFO to write into."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None if stat.S_ISREG(mode) or stream_kind(path) else "not a file"
+
+
+def partial_of(path: PathLike) -> Optional[str]:
+    """OUTPUT.partial, where a run that ends early keeps what it wrote; None
+    for an output written straight into (stdout, a device, a FIFO)."""
+    return None if stream_kind(path) else written_path(path) + PARTIAL
+
+
 def run_files(path: PathLike) -> List[Tuple[str, str]]:
     """(path, what it is) of every file that a run writing OUTPUT `path` may
     write, replace or delete: an input that is one of them would be lost."""
     path = str(path)
     if path == STDIO:
         return []
-    return [
-        (path, "the output"),
-        (path + PARTIAL, "the output's working file"),
-        (path + PARTIAL + RESUMING, "the output's working file for --resume"),
+    files = [(path, "the output")]
+    if stream_kind(path):
+        return files
+    target = written_path(path)
+    if target != path:
+        files.append((target, "the output (through the link)"))
+    return files + [
+        (target + PARTIAL, "the output's working file"),
+        (target + PARTIAL + RESUMING, "the output's working file for --resume"),
     ]
 
 
@@ -43,11 +94,20 @@ class AtomicOutput:
     which is renamed to OUTPUT when the run ends normally. After a signal or an
     I/O error the partial file stays, and a run with `resume` keeps its complete
     documents (a file cut off mid-document, even a .gz, is read up to its last
-    complete one) and continues after them. "-" writes straight to stdout.
+    complete one) and continues after them.
+
+    "-" writes straight to stdout, and an output that is a character device
+    (/dev/null) or a FIFO straight into it: it stays what it is, and a run that
+    ends early keeps nothing to resume. A symbolic link is written through: its
+    target is written as any output file is (OUTPUT.partial beside the target,
+    then renamed onto it), and the link stays.
     """
 
     def __init__(self, path: PathLike, output_format: str, resume: bool = False):
-        self.path = str(path)
+        self.stream = stream_kind(path)
+        if self.stream and resume:
+            raise ValueError(f"{path}: is {self.stream}, written as the run goes; --resume needs an output file")
+        self.path = str(path) if self.stream else written_path(path)
         self.output_format = output_format
         self.resume = resume
         self.compressed = self.path.endswith(".gz")
@@ -63,6 +123,8 @@ class AtomicOutput:
     def __enter__(self) -> "AtomicOutput":
         if self.path == STDIO:
             return self
+        if self.stream:
+            self.working = self.path  # written into, never renamed
         try:
             self.file = open_output(self.working, self.compressed)
         except OSError as err:
@@ -81,7 +143,7 @@ class AtomicOutput:
     @property
     def kept(self) -> str:
         """Where an unfinished run's output is, to end a message with."""
-        if self.path == STDIO:
+        if self.stream:
             return ""
         return f"; what was tagged is in {self.partial}, and --resume continues it"
 
@@ -103,6 +165,10 @@ class AtomicOutput:
             self.file.close()
         except OSError as err:
             exc, complete = exc or err, False
+        if self.stream:
+            if isinstance(exc, OSError):
+                raise TagIOError(f"{self.path}: cannot be written ({exc.strerror or exc})") from None
+            return
         if complete and not self._keep_partial:
             os.replace(self.working, self.path)
             if self.working != self.partial and os.path.exists(self.partial):
