@@ -21,7 +21,10 @@ from tqdm import tqdm
 from ..data.pipelines import load_pipeline
 from ..types import PathLike
 from .errors import BadLineError, TagIOError
-from .output import PARTIAL, AtomicOutput, run_files, stream_kind, unwritable_kind, written_path
+from .output import (
+    PARTIAL, AtomicOutput, check_no_leftovers, model_digest, run_files, run_origin,
+    stream_kind, unwritable_kind, written_path,
+)
 from .reading import STDIO, BadLinePolicy, read_documents
 from .signals import stop_on_signals
 from .writing import OUTPUT_FORMATS, WRITERS
@@ -112,8 +115,12 @@ def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = Fals
         check_input_is_kept(input_path, run_files(output_path))
     if not os.access(folder, os.W_OK):
         raise TagIOError(f"{target}: the folder {folder} is not writable")
-    if resume and not os.path.exists(f"{target}{PARTIAL}"):
+    if resume and str(input_path) == STDIO:
+        raise ValueError("--resume needs an input file, not stdin, to check the partial output against")
+    if resume and not os.path.lexists(f"{target}{PARTIAL}"):
         raise TagIOError(f"{target}{PARTIAL}: no such file; nothing to resume")
+    if not resume:
+        check_no_leftovers(output_path)
 
 
 def check_input_is_kept(input_path: PathLike, written: Iterable[Tuple[str, str]]) -> None:
@@ -158,7 +165,11 @@ def tag_file(
     n_process (int): worker processes for `nlp.pipe`.
     on_error (str): at a bad line, "skip" it (and count it) or "stop".
     resume (bool): keep the complete documents of OUTPUT.partial (left by an
-        interrupted run) and tag the input lines after them.
+        interrupted run) and tag the input lines after them. Only a partial
+        output that this input, model and output format wrote (as recorded in
+        OUTPUT.partial.origin.json), each document holding its input line's
+        text, is kept; any other is refused, never deleted. Without `resume`,
+        an existing OUTPUT.partial is refused, not overwritten.
     progress (bool): show a progress bar with words/s on stderr.
     warn (Callable[[str], None]): where the bad-line messages go (default:
         stderr, above the progress bar).
@@ -177,7 +188,14 @@ def tag_file(
     policy = BadLinePolicy(on_error, warn or warn_above_progress)
     stats = TagStats()
     start = time.perf_counter()
-    with AtomicOutput(output_path, output_format, resume) as output, stop_on_signals() as signals:
+    origin = None
+    if str(input_path) != STDIO and not stream_kind(output_path):
+        origin = run_origin(input_path, input_format, output_format, model_digest(nlp))
+    output = AtomicOutput(
+        output_path, output_format, resume, origin,
+        input_documents=lambda: read_documents(input_path, input_format, nlp.max_length),
+    )
+    with output, stop_on_signals() as signals:
         stats.last_line, stats.resumed_docs = output.resumed_after, output.resumed_docs
         documents = read_documents(input_path, input_format, nlp.max_length)
         texts = policy.texts(documents, after_line=output.resumed_after, stop=signals.received)
