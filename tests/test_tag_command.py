@@ -71,6 +71,45 @@ def test_bad_lines_are_reported_and_skipped(toy_pipeline, tmp_path, run_python):
     assert [(r["line"], r["text"]) for r in records] == [(1, TOY_TEXTS[0]), (6, TOY_TEXTS[1])]
 
 
+def test_every_field_of_a_jsonl_record_is_kept(nlp, tmp_path):
+    meta = {"source": "web", "scores": [1, 2.5], "note": "two\nlines"}
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join([
+            json.dumps({"id": "doc-7", "text": TOY_TEXTS[0], "meta": meta}),
+            '{"text": "The dog", "score": NaN}',
+            '{"text": "The dog", "score": -Infinity}',
+            json.dumps({"text": "The dog", "tokens": ["The", "dog"]}),
+            json.dumps({"text": TOY_TEXTS[1], "n": 12345678901234567890, "ok": None}),
+        ]) + "\n",
+        encoding="utf-8",
+    )
+    warnings = []
+    stats = tag_file(nlp, source, tmp_path / "out.jsonl", progress=False, warn=warnings.append)
+    assert warnings == [
+        "line 2: invalid JSON (NaN is not JSON) (skipped)",
+        "line 3: invalid JSON (-Infinity is not JSON) (skipped)",
+        "line 4: has a field 'tokens', which the output sets; rename it (skipped)",
+    ]
+    assert stats.skipped == 3
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [list(r) for r in records] == [
+        ["line", "text", "id", "meta", "tokens"], ["line", "text", "n", "ok", "tokens"]
+    ]
+    assert (records[0]["id"], records[0]["meta"]) == ("doc-7", meta)
+    assert (records[1]["n"], records[1]["ok"]) == (12345678901234567890, None)
+    assert [t["tag"] for t in records[0]["tokens"]] == TOY_TAGS[0]
+    # CoNLL-U: as comments of the document's first sentence.
+    tag_file(nlp, source, tmp_path / "out.conllu", progress=False, warn=warnings.append)
+    lines = (tmp_path / "out.conllu").read_text(encoding="utf-8").splitlines()
+    assert lines[:5] == [
+        "# sent_id = 1-1", f"# text = {TOY_TEXTS[0]}", "# id = doc-7", f"# meta = {json.dumps(meta)}", "1\tThe\t_\t_\tDET\t_\t_\t_\t_\t" + lines[4].split("\t")[-1],
+    ]
+    assert "# n = 12345678901234567890" in lines and "# ok = null" in lines
+    docs = list(read_conllu(tmp_path / "out.conllu", spacy.blank("en").vocab))
+    assert [[t.tag_ for t in doc] for doc in docs] == TOY_TAGS
+
+
 def test_on_error_stop_stops_at_the_bad_line(toy_pipeline, tmp_path, run_python):
     source = tmp_path / "in.jsonl"
     source.write_text(JSONL_WITH_BAD_LINES, encoding="utf-8")

@@ -25,7 +25,7 @@ from .output import (
     PARTIAL, AtomicOutput, check_no_leftovers, model_digest, run_files, run_origin,
     stream_kind, unwritable_kind, written_path,
 )
-from .reading import STDIO, BadLinePolicy, read_documents
+from .reading import STDIO, BadLinePolicy, fields_of, read_documents
 from .signals import stop_on_signals
 from .writing import OUTPUT_FORMATS, WRITERS
 
@@ -198,14 +198,17 @@ def tag_file(
     with output, stop_on_signals() as signals:
         stats.last_line, stats.resumed_docs = output.resumed_after, output.resumed_docs
         documents = read_documents(input_path, input_format, nlp.max_length)
-        texts = policy.texts(documents, after_line=output.resumed_after, stop=signals.received)
+        texts = (
+            (str(text), (line_number, fields_of(text)))
+            for text, line_number in policy.texts(documents, after_line=output.resumed_after, stop=signals.received)
+        )
         docs = nlp.pipe(texts, as_tuples=True, batch_size=batch_size, n_process=n_process)
         with tqdm(
             unit=" words", unit_scale=True, file=sys.stderr, disable=not progress, mininterval=0.5
         ) as bar:
             try:
-                for doc, line_number in docs:
-                    write_doc(output.file, doc, line_number)
+                for doc, (line_number, fields) in docs:
+                    write_doc(output.file, doc, line_number, fields)
                     stats.docs += 1
                     stats.words += len(doc)
                     stats.last_line = line_number

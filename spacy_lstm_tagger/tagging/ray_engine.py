@@ -41,7 +41,7 @@ from ..types import PathLike
 from .errors import BadLineError, Problem, TagIOError
 from .local import INPUT_FORMATS, check_input_is_kept, check_options, check_paths, format_of, warn_above_progress
 from .output import AtomicOutput, run_files
-from .reading import BadLinePolicy, read_documents
+from .reading import BadLinePolicy, fields_of, read_documents
 from .writing import WRITERS
 MANIFEST = "manifest.json"
 # Input per block, the unit of work that Ray schedules and redoes after a worker
@@ -100,16 +100,17 @@ class TagBatch:
             if self.write is None:
                 batch.update(token_columns(self.nlp.pipe(texts)))
             else:
-                batch.update(self.records(texts, batch["line"], batch["problem"]))
+                batch.update(self.records(texts, batch["line"], batch["problem"], batch.get("fields")))
         return batch
 
-    def records(self, texts, lines, problems) -> Dict[str, numpy.ndarray]:
+    def records(self, texts, lines, problems, fields=None) -> Dict[str, numpy.ndarray]:
+        """fields: each row's other input fields, as JSON ("" for none)."""
         records = numpy.full(len(texts), "", dtype=object)
         words = numpy.zeros(len(texts), dtype=numpy.int64)
         rows = [i for i, problem in enumerate(problems) if not problem]
         for i, doc in zip(rows, self.nlp.pipe(texts[i] for i in rows)):
             out = io.StringIO()
-            self.write(out, doc, int(lines[i]))
+            self.write(out, doc, int(lines[i]), json.loads(fields[i]) if fields is not None and fields[i] else None)
             records[i] = out.getvalue()
             words[i] = len(doc)
         return {"record": records, "words": words}
@@ -216,14 +217,18 @@ def read_shard(row: Dict) -> Iterator[Dict]:
     """The documents of one shard, as rows: shard index, line number and text,
     or the Problem that the line has instead; a shard that cannot be read on
     ends with a row holding its TagIOError in "read_error"."""
-    problem_row = {"shard": row["shard"], "text": "", "read_error": False}
+    problem_row = {"shard": row["shard"], "text": "", "fields": "", "read_error": False}
     line_number = 0
     try:
         for line_number, text in read_documents(row["path"], row["input_format"], row["max_length"]):
             if isinstance(text, Problem):
                 yield {**problem_row, "line": line_number, "problem": text.problem}
             else:
-                yield {"shard": row["shard"], "line": line_number, "text": text, "problem": "", "read_error": False}
+                fields = fields_of(text)
+                yield {
+                    "shard": row["shard"], "line": line_number, "text": str(text), "problem": "", "read_error": False,
+                    "fields": json.dumps(fields, ensure_ascii=False) if fields else "",
+                }
     except TagIOError as err:
         yield {**problem_row, "line": line_number + 1, "problem": str(err), "read_error": True}
 
