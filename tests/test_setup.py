@@ -60,7 +60,7 @@ def test_ci_installs_cpu_torch_alone_then_the_project():
     # The CPU index first; torch alone from pip's own sources only if that fails.
     assert installs[0] == CPU_TORCH
     assert installs[1] == ["torch==2.13.0"]
-    assert installs[2] == ["-e", ".[test,ray,report,onnx]"]
+    assert installs[2] == ["-e", ".[test,ray,report,onnx,package]"]
     assert len(installs) == 3
 
 
