@@ -223,3 +223,77 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
         "accuracy by word group", "confusion heatmap", "reliability diagram",
         "accuracy against the share of tokens kept", "training curves",
     }
+
+
+# Gold tags written by hand, and what the pipeline below predicts for each word
+# (a rule after the lstm_tagger fixes it), so that every figure can be counted
+# by hand. "cat" and "pizza" are not in the toy model's word table.
+HAND_GOLD = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split()),  # all right
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+    ("The cat ate that pizza".split(), "DET NN V DET NN".split()),  # pizza: NN -> V
+    ("Everybody ate the dog".split(), "NN V V NN".split()),  # the: V -> DET
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+]
+HAND_PREDICTED = {
+    "the": "DET", "that": "DET", "dog": "NN", "apple": "NN", "book": "NN", "cat": "NN",
+    "everybody": "NN", "ate": "V", "read": "V", "pizza": "V",
+}
+
+
+def test_evaluate_figures_match_a_count_by_hand(toy_pipeline, tmp_path, capsys):
+    nlp = spacy.load(toy_pipeline)
+    ruler = nlp.add_pipe("attribute_ruler", last=True)
+    for word, tag in HAND_PREDICTED.items():
+        ruler.add([[{"LOWER": word}]], {"TAG": tag})
+    nlp.to_disk(tmp_path / "ruled")
+    gold = write_conllu(tmp_path / "gold.conllu", HAND_GOLD)
+    run_evaluate(capsys, tmp_path / "ruled", gold, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    # 22 tokens, 4 wrong; unseen: cat (right) and pizza (wrong).
+    assert (report["tokens"], report["sentences"]) == (22, 5)
+    assert report["accuracy"]["tag"] == pytest.approx(18 / 22)
+    assert report["seen"] == {
+        "seen": {"tokens": 20, "accuracy": pytest.approx(17 / 20)},
+        "unseen": {"tokens": 2, "accuracy": pytest.approx(1 / 2)},
+    }
+    # Gold NN 12, DET 4, V 6; predicted DET 7, NN 9, V 6.
+    # NN: tp 9, fp 0, fn 3. DET: tp 4, fp 3, fn 0. V: tp 5, fp 1 (pizza), fn 1 (the).
+    # Sorted by errors, then support.
+    assert report["per_tag"] == [
+        {"tag": "NN", "precision": 1.0, "recall": pytest.approx(9 / 12), "f1": pytest.approx(18 / 21),
+         "support": 12, "errors": 3},
+        {"tag": "DET", "precision": pytest.approx(4 / 7), "recall": 1.0, "f1": pytest.approx(8 / 11),
+         "support": 4, "errors": 3},
+        {"tag": "V", "precision": pytest.approx(5 / 6), "recall": pytest.approx(5 / 6),
+         "f1": pytest.approx(5 / 6), "support": 6, "errors": 2},
+    ]
+    confusion = report["confusion"]
+    assert sorted(confusion["tags"]) == ["DET", "NN", "V"]
+    cell = {
+        (gold_tag, predicted): confusion["matrix"][i][j]
+        for i, gold_tag in enumerate(confusion["tags"])
+        for j, predicted in enumerate(confusion["tags"])
+    }
+    # Rows are gold tags, columns predicted ones.
+    assert cell == {
+        ("NN", "NN"): 9, ("NN", "DET"): 2, ("NN", "V"): 1,
+        ("DET", "NN"): 0, ("DET", "DET"): 4, ("DET", "V"): 0,
+        ("V", "NN"): 0, ("V", "DET"): 1, ("V", "V"): 5,
+    }
+    assert confusion["pairs"][0] == {"gold": "NN", "predicted": "DET", "count": 2}
+    assert sorted((p["gold"], p["predicted"], p["count"]) for p in confusion["pairs"]) == [
+        ("NN", "DET", 2), ("NN", "V", 1), ("V", "DET", 1)
+    ]
+    errors = report["errors"]
+    # The most frequent first, with the context of its first occurrence.
+    assert errors[0] == {
+        "word": "that", "gold": "NN", "predicted": "DET", "count": 2,
+        "context": {"before": "Everybody read", "word": "that", "after": "book"},
+    }
+    assert sorted(errors[1:], key=lambda e: e["word"]) == [
+        {"word": "pizza", "gold": "NN", "predicted": "V", "count": 1,
+         "context": {"before": "The cat ate that", "word": "pizza", "after": ""}},
+        {"word": "the", "gold": "V", "predicted": "DET", "count": 1,
+         "context": {"before": "Everybody ate", "word": "the", "after": "dog"}},
+    ]
