@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 
 import pytest
 import spacy
@@ -297,3 +298,52 @@ def test_evaluate_figures_match_a_count_by_hand(toy_pipeline, tmp_path, capsys):
         {"word": "the", "gold": "V", "predicted": "DET", "count": 1,
          "context": {"before": "Everybody ate", "word": "the", "after": "dog"}},
     ]
+
+
+class CellTexts(HTMLParser):
+    """The elements of a page and the text of each table cell, as a browser reads them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.cells, self._cell = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+# Words and a gold tag that mean something in HTML, and a gold tag the toy model
+# never predicts, so that every one of them is an error the report lists.
+HOSTILE_WORDS = ["<blink>x</blink>", "a&amp;b", "\"q'", "&", "<script>alert(1)</script>"]
+HOSTILE_TAG = "<i>T</i>&amp;"
+
+
+def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys):
+    gold = write_conllu(
+        tmp_path / "gold<i>&.conllu",
+        [(["The", *HOSTILE_WORDS, "ate"], ["DET", *[HOSTILE_TAG] * len(HOSTILE_WORDS), "V"])],
+    )
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    page = CellTexts()
+    page.feed((tmp_path / "r.html").read_text(encoding="utf-8"))
+    # No element came from the data: the page's own ones only, one script.
+    assert not {"blink", "i"} & set(page.elements)
+    assert page.elements.count("script") == 1
+    # Each word and tag reads as written: in the error list's word, gold and context cells,
+    # the per-tag and confusion tables.
+    for word in HOSTILE_WORDS:
+        assert word in page.cells
+        assert any(word in cell and cell != word for cell in page.cells), word  # a context
+    assert page.cells.count(HOSTILE_TAG) >= len(HOSTILE_WORDS) + 2
+    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
+    assert sorted(e["word"] for e in errors) == sorted(w.lower() for w in HOSTILE_WORDS)
