@@ -44,8 +44,8 @@ def test_with_the_variable_every_skip_but_the_gpus_fails_and_says_why(suite, mon
     # A skip in setup (skipif) fails as an error, one in the test as a failure.
     result.assert_outcomes(passed=1, failed=1, skipped=1, errors=2)
     result.stdout.fnmatch_lines([
-        "*skipped, but CI_REQUIRE_ALL=1 asks every test to run: Skipped: UD_EWT_DIR is not set*",
-        "*skipped, but CI_REQUIRE_ALL=1 asks every test to run: Skipped: no browser*",
         "*skipped, but CI_REQUIRE_ALL=1 asks every test to run:*no_such_module_here*",
+        "*skipped, but CI_REQUIRE_ALL=1 asks every test to run: Skipped: no browser*",
+        "*skipped, but CI_REQUIRE_ALL=1 asks every test to run: Skipped: UD_EWT_DIR is not set*",
         "*no CUDA GPU*",
     ])
