@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 
 import pytest
 import spacy
@@ -295,3 +296,126 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
         "accuracy by word group", "confusion heatmap", "reliability diagram",
         "accuracy against the share of tokens kept", "training curves",
     }
+
+
+# Gold tags written by hand, and what the pipeline below predicts for each word
+# (a rule after the lstm_tagger fixes it), so that every figure can be counted
+# by hand. "cat" and "pizza" are not in the toy model's word table.
+HAND_GOLD = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split()),  # all right
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+    ("The cat ate that pizza".split(), "DET NN V DET NN".split()),  # pizza: NN -> V
+    ("Everybody ate the dog".split(), "NN V V NN".split()),  # the: V -> DET
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+]
+HAND_PREDICTED = {
+    "the": "DET", "that": "DET", "dog": "NN", "apple": "NN", "book": "NN", "cat": "NN",
+    "everybody": "NN", "ate": "V", "read": "V", "pizza": "V",
+}
+
+
+def test_evaluate_figures_match_a_count_by_hand(toy_pipeline, tmp_path, capsys):
+    nlp = spacy.load(toy_pipeline)
+    ruler = nlp.add_pipe("attribute_ruler", last=True)
+    for word, tag in HAND_PREDICTED.items():
+        ruler.add([[{"LOWER": word}]], {"TAG": tag})
+    nlp.to_disk(tmp_path / "ruled")
+    gold = write_conllu(tmp_path / "gold.conllu", HAND_GOLD)
+    run_evaluate(capsys, tmp_path / "ruled", gold, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    # 22 tokens, 4 wrong; unseen: cat (right) and pizza (wrong).
+    assert (report["tokens"], report["sentences"]) == (22, 5)
+    assert report["accuracy"]["tag"] == pytest.approx(18 / 22)
+    assert report["seen"] == {
+        "seen": {"tokens": 20, "accuracy": pytest.approx(17 / 20)},
+        "unseen": {"tokens": 2, "accuracy": pytest.approx(1 / 2)},
+    }
+    # Gold NN 12, DET 4, V 6; predicted DET 7, NN 9, V 6.
+    # NN: tp 9, fp 0, fn 3. DET: tp 4, fp 3, fn 0. V: tp 5, fp 1 (pizza), fn 1 (the).
+    # Sorted by errors, then support.
+    assert report["per_tag"] == [
+        {"tag": "NN", "precision": 1.0, "recall": pytest.approx(9 / 12), "f1": pytest.approx(18 / 21),
+         "support": 12, "errors": 3},
+        {"tag": "DET", "precision": pytest.approx(4 / 7), "recall": 1.0, "f1": pytest.approx(8 / 11),
+         "support": 4, "errors": 3},
+        {"tag": "V", "precision": pytest.approx(5 / 6), "recall": pytest.approx(5 / 6),
+         "f1": pytest.approx(5 / 6), "support": 6, "errors": 2},
+    ]
+    confusion = report["confusion"]
+    assert sorted(confusion["tags"]) == ["DET", "NN", "V"]
+    cell = {
+        (gold_tag, predicted): confusion["matrix"][i][j]
+        for i, gold_tag in enumerate(confusion["tags"])
+        for j, predicted in enumerate(confusion["tags"])
+    }
+    # Rows are gold tags, columns predicted ones.
+    assert cell == {
+        ("NN", "NN"): 9, ("NN", "DET"): 2, ("NN", "V"): 1,
+        ("DET", "NN"): 0, ("DET", "DET"): 4, ("DET", "V"): 0,
+        ("V", "NN"): 0, ("V", "DET"): 1, ("V", "V"): 5,
+    }
+    assert confusion["pairs"][0] == {"gold": "NN", "predicted": "DET", "count": 2}
+    assert sorted((p["gold"], p["predicted"], p["count"]) for p in confusion["pairs"]) == [
+        ("NN", "DET", 2), ("NN", "V", 1), ("V", "DET", 1)
+    ]
+    errors = report["errors"]
+    # The most frequent first, with the context of its first occurrence.
+    assert errors[0] == {
+        "word": "that", "gold": "NN", "predicted": "DET", "count": 2,
+        "context": {"before": "Everybody read", "word": "that", "after": "book"},
+    }
+    assert sorted(errors[1:], key=lambda e: e["word"]) == [
+        {"word": "pizza", "gold": "NN", "predicted": "V", "count": 1,
+         "context": {"before": "The cat ate that", "word": "pizza", "after": ""}},
+        {"word": "the", "gold": "V", "predicted": "DET", "count": 1,
+         "context": {"before": "Everybody ate", "word": "the", "after": "dog"}},
+    ]
+
+
+class CellTexts(HTMLParser):
+    """The elements of a page and the text of each table cell, as a browser reads them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.cells, self._cell = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+# Words and a gold tag that mean something in HTML, and a gold tag the toy model
+# never predicts, so that every one of them is an error the report lists.
+HOSTILE_WORDS = ["<blink>x</blink>", "a&amp;b", "\"q'", "&", "<script>alert(1)</script>"]
+HOSTILE_TAG = "<i>T</i>&amp;"
+
+
+def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys):
+    gold = write_conllu(
+        tmp_path / "gold<i>&.conllu",
+        [(["The", *HOSTILE_WORDS, "ate"], ["DET", *[HOSTILE_TAG] * len(HOSTILE_WORDS), "V"])],
+    )
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    page = CellTexts()
+    page.feed((tmp_path / "r.html").read_text(encoding="utf-8"))
+    # No element came from the data: the page's own ones only, one script.
+    assert not {"blink", "i"} & set(page.elements)
+    assert page.elements.count("script") == 1
+    # Each word and tag reads as written: in the error list's word, gold and context cells,
+    # the per-tag and confusion tables.
+    for word in HOSTILE_WORDS:
+        assert word in page.cells
+        assert any(word in cell and cell != word for cell in page.cells), word  # a context
+    assert page.cells.count(HOSTILE_TAG) >= len(HOSTILE_WORDS) + 2
+    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
+    assert sorted(e["word"] for e in errors) == sorted(w.lower() for w in HOSTILE_WORDS)

@@ -13,6 +13,9 @@ from thinc.compat import has_cupy_gpu
 
 from helpers import SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
 
+# The one kind of skip that CI (CI_REQUIRE_ALL=1) allows: CI has no GPU.
+pytestmark = pytest.mark.gpu
+
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device (torch.cuda.is_available() is False)"
 )

@@ -15,12 +15,15 @@ import time
 import pytest
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.conllu import read_conllu
 from spacy_lstm_tagger.tagging.local import BadLineError, TagIOError, tag_file
 
-from helpers import TOY_TAGS, TOY_TEXTS
+from helpers import SMALL_MODEL, TOY_TAGS, TOY_TEXTS
 
 JSONL_WITH_BAD_LINES = "\n".join(
     [
@@ -656,3 +659,55 @@ def test_a_failed_write_keeps_the_partial_output_for_resume(nlp, toy_pipeline, t
     run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume", "--quiet")
     tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
     assert target.read_text() == (tmp_path / "expected.jsonl").read_text()
+
+
+# The toy sentences with UPOS labels, for a pipeline that predicts both.
+UPOS_DATA = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split(), "DET NOUN VERB DET NOUN".split()),
+    ("Everybody read that book".split(), "NN V DET NN".split(), "PRON VERB DET NOUN".split()),
+]
+
+
+@pytest.fixture(scope="module")
+def upos_pipeline(tmp_path_factory):
+    """A small pipeline trained until it tags the toy sentences' XPOS and UPOS exactly."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": SMALL_MODEL, "predict_pos": True})
+    examples = [
+        Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=tags, pos=pos))
+        for words, tags, pos in UPOS_DATA
+    ]
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    docs = list(nlp.pipe(" ".join(words) for words, _, _ in UPOS_DATA))
+    assert [[(t.tag_, t.pos_) for t in doc] for doc in docs] == [list(zip(t, p)) for _, t, p in UPOS_DATA]
+    path = tmp_path_factory.mktemp("upos") / "pipeline"
+    nlp.to_disk(path)
+    return path
+
+
+def test_conllu_columns_carry_upos_xpos_and_the_models_probability(upos_pipeline, tmp_path, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text("The dog ate the apple\nEverybody read that book\n", encoding="utf-8")
+    assert main(["tag", str(upos_pipeline), str(source), str(tmp_path / "out.txt"), "--format", "conllu", "--quiet"]) == 0
+    # The probability of each predicted tag, from the component's own scores:
+    # the tag columns come first, each head normalised on its own.
+    nlp = spacy.load(upos_pipeline)
+    tagger = nlp.get_pipe("lstm_tagger")
+    n_tags = len(tagger.labels)
+    probs = []
+    for words, _, _ in UPOS_DATA:
+        (scores,) = tagger.predict([Doc(nlp.vocab, words=words)])
+        probs.append([f"{float(row[:n_tags].max()):.4f}" for row in scores])
+    assert all(0.5 < float(p) <= 1.0 for doc in probs for p in doc)  # 1 - p would differ
+    expected = []
+    for n, ((words, tags, pos), doc_probs) in enumerate(zip(UPOS_DATA, probs), start=1):
+        expected += [f"# sent_id = {n}-1", f"# text = {' '.join(words)}"]
+        expected += [
+            f"{i}\t{w}\t_\t{u}\t{t}\t_\t_\t_\t_\tTagProb={p}"
+            for i, (w, t, u, p) in enumerate(zip(words, tags, pos, doc_probs), start=1)
+        ]
+        expected.append("")
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").split("\n") == expected + [""]
