@@ -57,7 +57,8 @@ def unwritable_kind(path: PathLike) -> Optional[str]:
         return "a block device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return None if stat.S_ISREG(mode) or stream_kind(path) else "not a file"
+    streamed = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)  # as stream_kind, without a second stat
+    return None if stat.S_ISREG(mode) or streamed else "not a file"
 
 
 def partial_of(path: PathLike) -> Optional[str]:
