@@ -20,7 +20,7 @@ from .data.pipelines import load_pipeline
 from .data.treebank import Treebank, ewt_dir, find_treebank
 from .tagging.errors import TagIOError
 from .tagging.local import INPUT_FORMATS, ON_ERROR, TagStats, tag_with_pipeline
-from .tagging.output import PARTIAL
+from .tagging.output import partial_of
 from .tagging.reading import STDIO
 from .tagging.signals import SIGNAL_EXIT
 from .tagging.writing import OUTPUT_FORMATS
@@ -34,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     line for a problem the command names (a bad file, option or model)."""
     try:
         status = run(argv)
-    except (FileNotFoundError, ImportError, ValueError) as err:
+    except (OSError, ImportError, ValueError) as err:  # OSError: missing or unreadable files
         sys.exit(f"error: {err}")
     sys.exit(status)
 
@@ -169,7 +169,8 @@ def add_tag_command(commands) -> None:
     p.add_argument("--on-error", choices=ON_ERROR, default="skip", help="at a bad line: skip it and go on (default), or stop")
     p.add_argument(
         "--resume", action="store_true",
-        help="continue an interrupted run: keep OUTPUT.partial's documents and tag the lines after them",
+        help="continue an interrupted run: keep OUTPUT.partial's documents and tag the lines after them "
+        "(with --engine ray: keep the complete shards too)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument(
@@ -194,8 +195,9 @@ def tag_command(args: argparse.Namespace) -> int:
             resume=args.resume, progress=not args.quiet,
         )
     except KeyboardInterrupt:  # before tagging began, or a second Ctrl-C
-        partial = "" if args.output == STDIO else f"; what was tagged is in {args.output}{PARTIAL}"
-        print(f"interrupted{partial}", file=sys.stderr)
+        partial = partial_of(args.output)
+        kept = f"; what was tagged is in {partial}" if partial and os.path.exists(partial) else ""
+        print(f"interrupted{kept}", file=sys.stderr)
         return SIGNAL_EXIT["SIGINT"]
     except TagIOError:
         if args.output == STDIO:
@@ -205,8 +207,9 @@ def tag_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(stats.summary(), file=sys.stderr)
     if stats.interrupted:
-        where = "" if args.output == STDIO else (
-            f": {stats.resumed_docs + stats.docs:,} documents are in {args.output}{PARTIAL}; "
+        partial = partial_of(args.output)
+        where = "" if partial is None else (
+            f": {stats.resumed_docs + stats.docs:,} documents are in {partial}; "
             "run again with --resume to continue"
         )
         print(f"interrupted by {stats.interrupted} after input line {stats.last_line:,}{where}", file=sys.stderr)
@@ -220,18 +223,30 @@ def ray_tag_command(args: argparse.Namespace) -> int:
         raise ValueError("with --engine ray, OUTPUT is a folder, not -")
     if args.n_process != 1:
         raise ValueError("with --engine ray, --workers sets the number of workers, not --n-process")
-    if args.resume:
-        raise ValueError("--resume works with --engine local only")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {args.workers}")
     from .tagging.ray_engine import MANIFEST, tag_shards  # Ray is an optional extra
 
-    manifest = tag_shards(
-        args.model, args.input, args.output,
-        input_format=args.input_format, output_format=args.output_format or "jsonl",
-        batch_size=args.batch_size or 256, workers=args.workers, address=args.address,
-        on_error=args.on_error, progress=not args.quiet,
-    )
+    try:
+        manifest = tag_shards(
+            args.model, args.input, args.output,
+            input_format=args.input_format, output_format=args.output_format or "jsonl",
+            batch_size=args.batch_size or 256, workers=args.workers, address=args.address,
+            on_error=args.on_error, progress=not args.quiet, resume=args.resume,
+        )
+    except KeyboardInterrupt:  # before tagging began, or a second Ctrl-C
+        print(f"interrupted; with a manifest in {args.output}, --resume goes on", file=sys.stderr)
+        return SIGNAL_EXIT["SIGINT"]
+    if manifest.interrupted:
+        done = [s for s in manifest.shards if s.complete]
+        where = next((s for s in manifest.shards if not s.complete), None)
+        at = f"in {where.input} after {where.lines:,} documents" if where else "at the end"
+        print(
+            f"interrupted by {manifest.interrupted} {at}: {len(done)} of {len(manifest.shards)} shards "
+            f"are complete in {args.output}; run again with --resume to continue",
+            file=sys.stderr,
+        )
+        return SIGNAL_EXIT[manifest.interrupted]
     if not args.quiet:
         stats = TagStats(
             docs=manifest.lines, words=manifest.words, skipped=manifest.failed_lines, seconds=manifest.seconds

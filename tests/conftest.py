@@ -11,6 +11,7 @@ from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger.data.treebank import ewt_dir
 
+from ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 from helpers import ROOT, SMALL_MODEL, TOY_TAGS, TOY_TEXTS, tags_of, toy_examples
 
 # The tests train small models. On a 2-core machine with anything else running,

@@ -1,11 +1,17 @@
 """Data and helpers shared by the test modules (fixtures live in conftest.py)."""
 import gzip
+import shutil
 from pathlib import Path
 
 from spacy.tokens import Doc
 from spacy.training import Example
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What a wheel of the project is built from; a file missing here is missing
+# from the installed package too, which is what these tests should catch.
+# configs/ and corpus/ are installed as the package's spacy_lstm_tagger.configs and .corpus.
+PROJECT_FILES = ["pyproject.toml", "setup.cfg", "README.md", "spacy_lstm_tagger", "configs", "corpus"]
 
 # A trained toy pipeline for the tests that load, package or run one. The
 # tutorial's two sentences, as in test_tagger.py, with a small model trained
@@ -50,3 +56,17 @@ def slice_treebank(source, folder, n_train, n_dev):
             "\n\n".join(sentences) + "\n\n", encoding="utf8"
         )
     return folder
+
+
+def copy_project(source):
+    """A copy of the files a wheel of the project is built from, in `source`."""
+    source.mkdir()
+    for name in PROJECT_FILES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, symlinks=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        else:
+            shutil.copy(ROOT / name, source / name)
+    return source

@@ -1,6 +1,7 @@
 """Calibration of token._.tag_prob: the expected calibration error, the fitted
 temperature, and the temperature a pipeline saves, applies and checks at load."""
 import json
+import math
 import re
 import shutil
 
@@ -72,7 +73,11 @@ def write_cfg_with_temperature(pipeline, text):
     return cfg_file
 
 
-@pytest.mark.parametrize("text", ["0", "-1.5", '"2"', "true", "null", "1e400"])
+# Tiny temperatures made every tag_prob NaN (1e-320) or 1.0 (1e-30); huge
+# ones made every tag_prob 1 / the number of tags.
+@pytest.mark.parametrize(
+    "text", ["0", "-1.5", '"2"', "true", "null", "1e400", "1e-320", "1e-30", "0.099", "20.01", "1e300"]
+)
 def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
     copy = tmp_path / "pipeline"
     shutil.copytree(toy_pipeline, copy)
@@ -82,8 +87,22 @@ def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
     value = json.loads(text)
     assert str(info.value) == (
         f"[lstm_tagger] cannot load {cfg_file}: "
-        f"cfg 'tag_temperature' must be a finite number > 0, got {value!r}"
+        f"cfg 'tag_temperature' must be a number from 0.1 to 20 (the range a fit gives), got {value!r}"
     )
+
+
+def test_the_fit_gives_only_temperatures_a_pipeline_loads(toy_pipeline, tmp_path):
+    # Always right but unsure: the fit wants T -> 0; always wrong and sure: T -> infinity.
+    unsure = numpy.log(numpy.array([[0.4, 0.3, 0.3]] * 50))
+    sure = numpy.log(numpy.array([[0.98, 0.01, 0.01]] * 50))
+    gold = numpy.zeros(50, dtype="int64")
+    low, high = fit_temperature(unsure, gold), fit_temperature(sure, gold + 1)
+    assert low == pytest.approx(0.1, rel=1e-3) and high == pytest.approx(20.0, rel=1e-3)
+    for temperature in (low, high):
+        copy = tmp_path / str(temperature)
+        shutil.copytree(toy_pipeline, copy)
+        write_cfg_with_temperature(copy, json.dumps(temperature))
+        assert spacy.load(copy).get_pipe("lstm_tagger").cfg["tag_temperature"] == pytest.approx(temperature, rel=1e-12)
 
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity"])
@@ -94,3 +113,50 @@ def test_a_temperature_beyond_json_is_refused_as_damage(toy_pipeline, tmp_path, 
     # JSON has no NaN or infinity: the cfg file's parser refuses it, naming the file.
     with pytest.raises(ValueError, match=f"^\\[lstm_tagger\\] cannot load {re.escape(str(cfg_file))}: "):
         spacy.load(copy)
+
+
+def softmax_by_hand(scores, temperature):
+    exps = [math.exp(s / temperature) for s in scores]
+    return [e / sum(exps) for e in exps]
+
+
+@pytest.mark.parametrize("temperature", [0.25, 1.0, 2.0, 3.0])
+def test_scale_is_the_softmax_of_the_scores_divided_by_the_temperature(temperature):
+    logits = [2.0, 1.0, 0.0, -1.5]
+    log_softmax = [math.log(p) for p in softmax_by_hand(logits, 1.0)]
+    scaled = scale(numpy.array([log_softmax]), temperature)
+    numpy.testing.assert_allclose(numpy.exp(scaled[0]), softmax_by_hand(logits, temperature), rtol=1e-12)
+
+
+def test_tag_prob_with_a_temperature_is_the_tempered_softmax(toy_pipeline):
+    nlp = spacy.load(toy_pipeline)
+    tagger = nlp.get_pipe("lstm_tagger")
+    tagger.cfg["tag_temperature"] = 2.0
+    doc = nlp(TOY_TEXTS[0])
+    (probs,) = tagger.predict([nlp.make_doc(TOY_TEXTS[0])])
+    for token, row in zip(doc, probs.tolist()):
+        # Scores are log-probabilities up to a constant: softmax(log(p) / T).
+        tempered = softmax_by_hand([math.log(p) for p in row], 2.0)
+        assert token._.tag_prob == pytest.approx(max(tempered), rel=1e-5)
+        assert token._.tag_prob < max(row)
+
+
+def test_ece_by_hand_at_the_bin_edges():
+    # 0.5 opens the bin [0.5, 0.6); 0.0 is in the lowest bin, 1.0 in the highest.
+    probs = numpy.array([0.0, 0.5, 0.5, 0.59, 1.0, 1.0])
+    right = numpy.array([0, 1, 0, 0, 1, 1])
+    result = reliability(probs, right)
+    assert [(b["low"], b["tokens"]) for b in result["bins"]] == [(0.0, 1), (0.5, 3), (0.9, 2)]
+    # |0 - 0| * 1/6 + |1/3 - 0.53| * 3/6 + |1 - 1| * 2/6
+    assert result["ece"] == pytest.approx(abs(1 / 3 - 0.53) * 3 / 6)
+    assert reliability(numpy.array([0.25, 0.25, 0.25, 0.25]), numpy.array([1, 0, 0, 0]))["ece"] == 0.0
+
+
+def test_fitted_temperature_stays_within_its_range_of_0_1_to_20():
+    rng = numpy.random.default_rng(0)
+    logits = rng.normal(scale=2.0, size=(2000, 5))
+    log_probs = scale(logits, 1.0)
+    # Always the most likely tag: the sharper the better, down to the lowest temperature.
+    assert fit_temperature(log_probs, log_probs.argmax(axis=1)) == pytest.approx(0.1, rel=1e-3)
+    # Gold tags that have nothing to do with the scores: the flatter the better.
+    assert fit_temperature(log_probs, rng.integers(0, 5, size=2000)) == pytest.approx(20.0, rel=1e-3)

@@ -1,4 +1,5 @@
 import gzip
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,9 @@ def test_read_conllu_is_lazy(tmp_path):
         ("4\tgo\tgo", "5\tgo\tgo", 8, "out of sequence"),
         ("PUNCT\t.\t_\t4", "PUNC\t.\t_\t4", 9, "invalid UPOS 'PUNC'"),
         ("2-3\tcan't", "2-6\tcan't", 4, "range ends at word 6"),
+        ("PUNCT\t.\t_\t4", "PUNCT\t.\x0b\t_\t4", 9, "the XPOS '.\\x0b' contains the control character U+000B"),
+        ("AUX\tMD\t", "AUX\tMD \t", 5, "the XPOS 'MD ' starts or ends with whitespace"),
+        ("AUX\tMD\t", "AUX\t\u2029MD\t", 5, "the XPOS '\\u2029MD' contains the paragraph separator U+2029"),
     ],
 )
 def test_read_conllu_malformed(tmp_path, old, new, lineno, words):
@@ -116,6 +120,49 @@ def test_read_conllu_malformed(tmp_path, old, new, lineno, words):
     assert f"line {lineno}:" in message
     assert str(path) in message
     assert words in message
+
+
+def test_text_that_is_not_utf8_is_named_by_file_and_line(tmp_path):
+    latin1 = SAMPLE.replace("4\tgo\tgo", "4\tgö\tgo").encode("latin-1")
+    for path in (tmp_path / "latin1.conllu", tmp_path / "latin1.conllu.gz"):
+        path.write_bytes(gzip.compress(latin1) if path.suffix == ".gz" else latin1)
+        with pytest.raises(ValueError) as err:
+            list(read_conllu(path, Vocab()))
+        assert str(err.value) == (
+            f"{path}, line 8: not UTF-8 text (byte 0xf6 at byte 4 of the line); CoNLL-U files are UTF-8"
+        )
+
+
+def test_a_truncated_or_damaged_gzip_file_is_named(tmp_path):
+    data = gzip.compress(("\n".join(SAMPLE.splitlines()[2:9]) + "\n\n").encode("utf8") * 2000)
+    cut = tmp_path / "cut.conllu.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    read = []
+    with pytest.raises(ValueError) as err:
+        read.extend(read_conllu(cut, Vocab()))
+    message = str(err.value)
+    # Every sentence before the damage is read; the message names the last line read.
+    lines_read = 8 * len(read)
+    assert 100 < len(read) < 2000
+    assert re.fullmatch(
+        re.escape(f"{cut}: the gzip file is truncated or damaged: reading stopped after line ")
+        + r"(\d+) \(EOFError: Compressed file ended before the end-of-stream marker was reached\)",
+        message,
+    )
+    assert lines_read <= int(re.search(r"after line (\d+)", message)[1]) < lines_read + 8
+    damaged = tmp_path / "damaged.conllu.gz"
+    damaged.write_bytes(b"\x1f\x8b" + b"not gzip" * 8)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(damaged))}: the gzip file is truncated or damaged: reading stopped before its first line \\(BadGzipFile: "):
+        list(read_conllu(damaged, Vocab()))
+
+
+def test_lines_may_end_in_a_carriage_return_alone(tmp_path):
+    path = tmp_path / "cr.conllu"
+    path.write_bytes(SAMPLE.replace("\n", "\r").encode("utf8"))
+    assert [d.text for d in read_conllu(path, Vocab())] == ["I can't go.", "Hi there"]
+    bom = tmp_path / "bom.conllu"
+    bom.write_bytes(b"\xef\xbb\xbf" + SAMPLE.encode("utf8"))
+    assert [d.text for d in read_conllu(bom, Vocab())] == ["I can't go.", "Hi there"]
 
 
 def test_read_conllu_missing_file(tmp_path):

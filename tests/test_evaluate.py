@@ -1,16 +1,19 @@
 """`python -m spacy_lstm_tagger evaluate`: its numbers against a direct count,
 the self-contained HTML report, and the report in a real browser."""
 import base64
+import html
 import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 
 import pytest
 import spacy
 from spacy.tokens import Doc
 
 from spacy_lstm_tagger.evaluation import figures
+from spacy_lstm_tagger.evaluation.report import Markup, table
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.treebank import ewt_file
 from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
@@ -137,6 +140,24 @@ def test_without_matplotlib_the_report_says_what_is_missing(toy_pipeline, tmp_pa
     assert "tag (XPOS) accuracy" in out and json.loads((tmp_path / "r.json").read_text())["tokens"]
 
 
+def test_gold_tags_the_model_does_not_know_are_warned_about(toy_pipeline, tmp_path, capsys):
+    # UPOS gold for a model that knows DET, NN and V: 6 of the 9 tokens are unknown tags.
+    upos = [("The dog ate the apple".split(), "DET NOUN VERB DET NOUN".split()),
+            ("Everybody read that book".split(), "PRON VERB DET NOUN".split())]
+    gold = write_conllu(tmp_path / "gold.conllu", upos)
+    out = run_evaluate(capsys, toy_pipeline, gold, "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    warning = (
+        "67% of the gold tokens (6 of 9) carry tags the model does not know (most often: NOUN, "
+        "VERB, PRON); the model's tags are DET, NN, V: does the gold corpus use the model's tag set?"
+    )
+    assert out.splitlines()[0] == f"warning: {warning}"
+    assert json.loads((tmp_path / "r.json").read_text())["warnings"] == [warning]
+    assert f"<b>Warning.</b> {html.escape(warning)}" in (tmp_path / "r.html").read_text()
+    # The toy model's own tag set: no warning.
+    out = run_evaluate(capsys, toy_pipeline, write_conllu(tmp_path / "toy.conllu", GOLD))
+    assert "warning" not in out
+
+
 def test_a_missing_gold_file_is_a_clear_error(toy_pipeline, tmp_path, run_python):
     result = run_python(
         "-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, tmp_path / "nope.conllu", check=False
@@ -150,6 +171,58 @@ def test_a_gold_corpus_without_tags_is_a_clear_error(toy_pipeline, tmp_path, run
     result = run_python("-m", "spacy_lstm_tagger", "evaluate", toy_pipeline, untagged, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the gold corpus has no tagged tokens (4 sentences, no XPOS tags)"
+
+
+def test_a_tag_that_looks_like_math_is_drawn_as_text(toy_pipeline, tmp_path, capsys):
+    # matplotlib would read $...$ as mathtext, and "\\frac" without arguments fails there.
+    gold = write_conllu(tmp_path / "gold.conllu", [("The dog ate the apple".split(), ["DET", "$\\frac$", "V", "DET", "$x"])])
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--compare", toy_pipeline)
+    page = (tmp_path / "r.html").read_text()
+    assert {"confusion heatmap", "per-tag F1 of both"} <= set(embedded_pngs(page))
+    assert '<td class="text">$\\frac$</td>' in page
+
+
+def write_training_log(folder, **row):
+    folder.mkdir()
+    log = {"epochs": [{"epoch": 1, "loss": 2.5, "tag_acc": 0.5, "seconds": 1.0, **row}]}
+    (folder / "training-log.json").write_text(json.dumps(log), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ({"seconds": "<script>alert(1)</script>"}, """'seconds' is "<script>alert(1)</script>", not a number"""),
+        ({"loss": "much"}, """'loss' is "much", not a number"""),
+        ({"tag_acc": True}, "'tag_acc' is true, not a number"),
+        ({"calibration": {"lstm_tagger": {"temperature": "<b>"}}},
+         """'calibration.lstm_tagger.temperature' is "<b>", not a number"""),
+    ],
+)
+def test_a_training_log_with_a_non_number_is_a_clear_error(toy_pipeline, tmp_path, capsys, row, problem):
+    folder = write_training_log(tmp_path / "training", **row)
+    gold = write_conllu(tmp_path / "gold.conllu", GOLD)
+    expected = f"{folder / 'training-log.json'}: epoch row 0 (epoch 1): {problem}"
+    with pytest.raises(ValueError) as err:
+        run_evaluate(capsys, toy_pipeline, gold, "--training", folder, "--report", tmp_path / "r.html")
+    assert str(err.value) == expected
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_every_table_cell_of_the_report_is_escaped(toy_pipeline, tmp_path, capsys):
+    # Every table: a tag, a gold word and the training log's numbers (null is "-").
+    folder = write_training_log(tmp_path / "training", seconds=None, pos_acc=None)
+    gold = write_conllu(tmp_path / "gold.conllu", [("<i>dog</i> ate".split(), ["<script>", "V"])])
+    run_evaluate(capsys, toy_pipeline, gold, "--training", folder, "--report", tmp_path / "r.html",
+                 "--compare", toy_pipeline)
+    page = (tmp_path / "r.html").read_text()
+    assert "<i>" not in page and page.count("<script>") == 1  # the page's own sorting script
+    assert '<td class="text">&lt;script&gt;</td>' in page
+    assert "&lt;i&gt;dog&lt;/i&gt;" in page
+    assert "<td>2.5000</td>" in page and "None" not in page
+    # A cell is text unless it is the report's own markup.
+    cells = table(["<b>"], [["<script>", Markup("<mark>x</mark>")]], text_columns=())
+    assert "<th>&lt;b&gt;</th>" in cells and "<td>&lt;script&gt;</td><td><mark>x</mark></td>" in cells
 
 
 # A copy of the report with a probe put first: it records script errors and
@@ -209,7 +282,8 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
     gold = [([t.text for t in doc], [t.tag_ for t in doc]) for doc in dev_docs]
     training_words = {t.text.lower() for doc in train_docs for t in doc}
     expected = direct_count(spacy.load(best), gold, training_words, "NN")
-    assert 0.3 < report["accuracy"]["tag"] < 0.95
+    # 0.25 here after three epochs; tagging everything NN scores about 0.11.
+    assert 0.2 < report["accuracy"]["tag"] < 0.95
     assert report["accuracy"]["tag"] == pytest.approx(expected["accuracy"])
     assert report["seen"]["seen"]["accuracy"] == pytest.approx(expected["seen"])
     assert report["seen"]["unseen"]["accuracy"] == pytest.approx(expected["unseen"])
@@ -223,3 +297,126 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
         "accuracy by word group", "confusion heatmap", "reliability diagram",
         "accuracy against the share of tokens kept", "training curves",
     }
+
+
+# Gold tags written by hand, and what the pipeline below predicts for each word
+# (a rule after the lstm_tagger fixes it), so that every figure can be counted
+# by hand. "cat" and "pizza" are not in the toy model's word table.
+HAND_GOLD = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split()),  # all right
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+    ("The cat ate that pizza".split(), "DET NN V DET NN".split()),  # pizza: NN -> V
+    ("Everybody ate the dog".split(), "NN V V NN".split()),  # the: V -> DET
+    ("Everybody read that book".split(), "NN V NN NN".split()),  # that: NN -> DET
+]
+HAND_PREDICTED = {
+    "the": "DET", "that": "DET", "dog": "NN", "apple": "NN", "book": "NN", "cat": "NN",
+    "everybody": "NN", "ate": "V", "read": "V", "pizza": "V",
+}
+
+
+def test_evaluate_figures_match_a_count_by_hand(toy_pipeline, tmp_path, capsys):
+    nlp = spacy.load(toy_pipeline)
+    ruler = nlp.add_pipe("attribute_ruler", last=True)
+    for word, tag in HAND_PREDICTED.items():
+        ruler.add([[{"LOWER": word}]], {"TAG": tag})
+    nlp.to_disk(tmp_path / "ruled")
+    gold = write_conllu(tmp_path / "gold.conllu", HAND_GOLD)
+    run_evaluate(capsys, tmp_path / "ruled", gold, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    # 22 tokens, 4 wrong; unseen: cat (right) and pizza (wrong).
+    assert (report["tokens"], report["sentences"]) == (22, 5)
+    assert report["accuracy"]["tag"] == pytest.approx(18 / 22)
+    assert report["seen"] == {
+        "seen": {"tokens": 20, "accuracy": pytest.approx(17 / 20)},
+        "unseen": {"tokens": 2, "accuracy": pytest.approx(1 / 2)},
+    }
+    # Gold NN 12, DET 4, V 6; predicted DET 7, NN 9, V 6.
+    # NN: tp 9, fp 0, fn 3. DET: tp 4, fp 3, fn 0. V: tp 5, fp 1 (pizza), fn 1 (the).
+    # Sorted by errors, then support.
+    assert report["per_tag"] == [
+        {"tag": "NN", "precision": 1.0, "recall": pytest.approx(9 / 12), "f1": pytest.approx(18 / 21),
+         "support": 12, "errors": 3},
+        {"tag": "DET", "precision": pytest.approx(4 / 7), "recall": 1.0, "f1": pytest.approx(8 / 11),
+         "support": 4, "errors": 3},
+        {"tag": "V", "precision": pytest.approx(5 / 6), "recall": pytest.approx(5 / 6),
+         "f1": pytest.approx(5 / 6), "support": 6, "errors": 2},
+    ]
+    confusion = report["confusion"]
+    assert sorted(confusion["tags"]) == ["DET", "NN", "V"]
+    cell = {
+        (gold_tag, predicted): confusion["matrix"][i][j]
+        for i, gold_tag in enumerate(confusion["tags"])
+        for j, predicted in enumerate(confusion["tags"])
+    }
+    # Rows are gold tags, columns predicted ones.
+    assert cell == {
+        ("NN", "NN"): 9, ("NN", "DET"): 2, ("NN", "V"): 1,
+        ("DET", "NN"): 0, ("DET", "DET"): 4, ("DET", "V"): 0,
+        ("V", "NN"): 0, ("V", "DET"): 1, ("V", "V"): 5,
+    }
+    assert confusion["pairs"][0] == {"gold": "NN", "predicted": "DET", "count": 2}
+    assert sorted((p["gold"], p["predicted"], p["count"]) for p in confusion["pairs"]) == [
+        ("NN", "DET", 2), ("NN", "V", 1), ("V", "DET", 1)
+    ]
+    errors = report["errors"]
+    # The most frequent first, with the context of its first occurrence.
+    assert errors[0] == {
+        "word": "that", "gold": "NN", "predicted": "DET", "count": 2,
+        "context": {"before": "Everybody read", "word": "that", "after": "book"},
+    }
+    assert sorted(errors[1:], key=lambda e: e["word"]) == [
+        {"word": "pizza", "gold": "NN", "predicted": "V", "count": 1,
+         "context": {"before": "The cat ate that", "word": "pizza", "after": ""}},
+        {"word": "the", "gold": "V", "predicted": "DET", "count": 1,
+         "context": {"before": "Everybody ate", "word": "the", "after": "dog"}},
+    ]
+
+
+class CellTexts(HTMLParser):
+    """The elements of a page and the text of each table cell, as a browser reads them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements, self.cells, self._cell = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append(tag)
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.cells.append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+# Words and a gold tag that mean something in HTML, and a gold tag the toy model
+# never predicts, so that every one of them is an error the report lists.
+HOSTILE_WORDS = ["<blink>x</blink>", "a&amp;b", "\"q'", "&", "<script>alert(1)</script>"]
+HOSTILE_TAG = "<i>T</i>&amp;"
+
+
+def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys):
+    gold = write_conllu(
+        tmp_path / "gold<i>&.conllu",
+        [(["The", *HOSTILE_WORDS, "ate"], ["DET", *[HOSTILE_TAG] * len(HOSTILE_WORDS), "V"])],
+    )
+    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    page = CellTexts()
+    page.feed((tmp_path / "r.html").read_text(encoding="utf-8"))
+    # No element came from the data: the page's own ones only, one script.
+    assert not {"blink", "i"} & set(page.elements)
+    assert page.elements.count("script") == 1
+    # Each word and tag reads as written: in the error list's word, gold and context cells,
+    # the per-tag and confusion tables.
+    for word in HOSTILE_WORDS:
+        assert word in page.cells
+        assert any(word in cell and cell != word for cell in page.cells), word  # a context
+    assert page.cells.count(HOSTILE_TAG) >= len(HOSTILE_WORDS) + 2
+    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
+    assert sorted(e["word"] for e in errors) == sorted(w.lower() for w in HOSTILE_WORDS)

@@ -156,6 +156,12 @@ def test_index_tables_that_do_not_fit_the_weights(copy):
     assert_refused(copy, "do not fit the weights")
 
 
+def set_weight(msg, name, where, value):
+    array = msg["tensors"][name].copy()  # the decoded arrays are read-only
+    array[where] = value
+    msg["tensors"][name] = array
+
+
 @pytest.mark.parametrize(
     "damage, phrase",
     [
@@ -166,6 +172,10 @@ def test_index_tables_that_do_not_fit_the_weights(copy):
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["char_cnn.bias"]}), "has shape", id="tensor-wrong-shape"),
         pytest.param(lambda w: w["tensors"].update({"tag_head.bias": w["tensors"]["tag_head.bias"] * numpy.float32("nan")}), "'tag_head.bias' contains NaN or infinite", id="tensor-nan"),
         pytest.param(lambda w: w["tensors"].update({"word_embed.weight": w["tensors"]["word_embed.weight"] - numpy.float32("inf")}), "'word_embed.weight' contains NaN or infinite", id="tensor-inf"),
+        # Finite, but scores from them overflow: NaN probabilities, one tag for every token.
+        pytest.param(lambda w: set_weight(w, "tag_head.weight", (1, 2), 3e37), "weights entry 'tag_head.weight' holds a value of magnitude 3e+37, more than any trained network has (10000)", id="tensor-huge"),
+        pytest.param(lambda w: set_weight(w, "bilstm.forward_layers.0.bias_hh_l0", 0, -20000.0), "'bilstm.forward_layers.0.bias_hh_l0' holds a value of magnitude 2e+04", id="tensor-absurd"),
+        pytest.param(lambda w: w["tensors"].update({"char_cnn.bias": w["tensors"]["char_cnn.bias"].astype("float16") * numpy.float16(60000)}), "'char_cnn.bias' holds a value of magnitude", id="tensor-huge-float16"),
     ],
 )
 def test_damaged_weights(copy, damage, phrase):
@@ -222,6 +232,10 @@ def test_parameter_count_is_computed_without_building(saved):
         ({"pos_labels": ["NOUN", "NOUN"]}, "'pos_labels' has repeated labels ['NOUN']"),
         ({"pos_labels": ["NOUN"]}, "the weights have 3 tag and 0 UPOS outputs, but cfg has 3 tags and 1 UPOS"),
         ({"overwrite": True}, "the cfg has unknown entries ['overwrite']"),
+        ({"labels": ["DET", "NN\t", "V"]}, "cfg 'labels' has the label 'NN\\t', which contains the control character U+0009"),
+        ({"labels": ["DET", "NN\n", "V"]}, "cfg 'labels' has the label 'NN\\n', which contains the control character U+000A"),
+        ({"labels": ["DET", "N\x1bN", "V"]}, "cfg 'labels' has the label 'N\\x1bN', which contains the control character U+001B"),
+        ({"labels": ["DET", "NN ", "V"]}, "cfg 'labels' has the label 'NN ', which starts or ends with whitespace"),
     ],
 )
 def test_bad_cfg_is_refused(copy, entries, phrase):
@@ -342,6 +356,22 @@ def test_bytes_round_trip_and_damaged_bytes(saved):
         tagger.from_bytes(nlp.get_pipe("lstm_tagger").to_bytes()[:-50])
     with pytest.raises(ValueError, match="'model' entry is missing"):
         tagger.from_bytes(srsly.msgpack_dumps({"cfg": srsly.json_dumps(tagger.cfg)}))
+    assert tagger.labels == () and not tagger.model.is_ready
+
+
+def test_serialized_labels_that_break_conllu_are_refused(saved):
+    component = spacy.load(saved).get_pipe("lstm_tagger")
+    msg = srsly.msgpack_loads(component.to_bytes())
+    cfg = srsly.json_loads(msg["cfg"])
+    cfg["labels"][1] = "NN\r"
+    msg["cfg"] = srsly.json_dumps(cfg)
+    tagger = spacy.blank("en").add_pipe("lstm_tagger", config={"model": SMALL})
+    with pytest.raises(ModelFileError) as err:
+        tagger.from_bytes(srsly.msgpack_dumps(msg))
+    assert str(err.value) == (
+        "[lstm_tagger] cannot load the serialized component 'lstm_tagger' (cfg): cfg 'labels' "
+        "has the label 'NN\\r', which contains the control character U+000D"
+    )
     assert tagger.labels == () and not tagger.model.is_ready
 
 

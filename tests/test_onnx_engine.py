@@ -1,4 +1,6 @@
 """The ONNX Runtime engine (`engine = "onnx"`) against torch."""
+import warnings
+
 import numpy
 import pytest
 import spacy
@@ -20,38 +22,68 @@ def engine(name):
     return {"components": {"lstm_tagger": {"model": {"engine": name}}}}
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch at one thread, where the engine runs ONNX; more fall back to torch."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def onnx_runs(monkeypatch, one_torch_thread):
+    """The number of ONNX Runtime session runs so far, as a list of ones. The
+    engine runs ONNX at one torch thread only (more fall back to torch), so the
+    test runs at one thread whatever the suite's thread count, and a comparison
+    with torch is one with ONNX Runtime."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    runs = []
+    original = onnxruntime.InferenceSession.run
+
+    def run(self, *args, **kwargs):
+        runs.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", run)
+    return runs
+
+
 def tags_and_probs(nlp, texts):
     docs = list(nlp.pipe(texts))
     return tags_of(docs), numpy.array([t._.tag_prob for doc in docs for t in doc])
 
 
-def test_onnx_gives_torchs_tags_and_probabilities(toy_pipeline):
-    pytest.importorskip("onnxruntime")
+def test_onnx_gives_torchs_tags_and_probabilities(toy_pipeline, onnx_runs):
     texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京 " + "the dog ate " * 30]
     torch_tags, torch_probs = tags_and_probs(spacy.load(toy_pipeline), texts)
+    assert not onnx_runs
     onnx_tags, onnx_probs = tags_and_probs(spacy.load(toy_pipeline, config=engine("onnx")), texts)
+    assert onnx_runs  # ONNX Runtime tagged them
     assert onnx_tags == torch_tags and onnx_tags[:2] == TOY_TAGS
     numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
 
 
-def test_onnx_runs_every_layer_of_a_deeper_lstm():
-    pytest.importorskip("onnxruntime")
+def test_onnx_runs_every_layer_of_a_deeper_lstm(onnx_runs):
     fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3}})
     nlp.initialize(lambda: toy_examples(nlp))  # untrained weights are enough to compare
     texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京"]
     torch_tags, torch_probs = tags_and_probs(nlp, texts)
+    assert not onnx_runs
     onnx_nlp = spacy.blank("en")
     onnx_nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3, "engine": "onnx"}})
     onnx_nlp.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
     onnx_tags, onnx_probs = tags_and_probs(onnx_nlp, texts)
+    assert onnx_runs
     assert onnx_tags == torch_tags
     numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
 
 
-def test_onnx_follows_the_weights_as_they_train():
-    pytest.importorskip("onnxruntime")
+def test_onnx_follows_the_weights_as_they_train(onnx_runs):
     fix_random_seed(0)
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "engine": "onnx"}})
@@ -60,7 +92,9 @@ def test_onnx_follows_the_weights_as_they_train():
     untrained = tags_and_probs(nlp, TOY_TEXTS)  # builds a session of the first weights
     for _ in range(30):
         nlp.update(examples, sgd=optimizer)
+    before = len(onnx_runs)
     trained = tags_and_probs(nlp, TOY_TEXTS)
+    assert len(onnx_runs) > before > 0
     assert trained[0] == TOY_TAGS and not numpy.allclose(trained[1], untrained[1])
     on_torch = spacy.blank("en")
     on_torch.add_pipe("lstm_tagger", config={"model": SMALL_MODEL})
@@ -81,11 +115,46 @@ def test_onnx_runs_at_one_thread_and_torch_at_more(toy_pipeline):
         torch.set_num_threads(threads)
 
 
-def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkeypatch):
+def test_without_onnxruntime_it_tags_with_torch_and_says_so(toy_pipeline, monkeypatch, one_torch_thread):
     monkeypatch.setattr(onnx_engine, "_runtime", lambda: None)
     nlp = spacy.load(toy_pipeline, config=engine("onnx"))
     with pytest.warns(UserWarning, match=r'engine "onnx" needs onnxruntime and onnx .*tagging with torch'):
         assert tags_of(nlp.pipe(TOY_TEXTS)) == TOY_TAGS
+
+
+def test_the_graph_declares_the_oldest_ir_version_its_opset_allows(toy_pipeline):
+    # onnx 1.23 stamps IR 14 by default, which onnxruntime 1.22 refuses;
+    # onnx's versioning table puts opset 17 at IR 8.
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    bilstm = spacy.load(toy_pipeline).get_pipe("lstm_tagger").model.network.bilstm
+    graph = onnx_engine._graph(onnx, bilstm)
+    assert graph.ir_version == 8 and [(o.domain, o.version) for o in graph.opset_import] == [("", 17)]
+    onnx.checker.check_model(graph)
+
+
+def test_a_runtime_that_refuses_the_graph_tags_with_torch_after_one_warning(toy_pipeline, monkeypatch):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京 " + "the dog ate " * 30]
+    torch_tags, torch_probs = tags_and_probs(spacy.load(toy_pipeline), texts)
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Unsupported model IR version: 14, max supported IR version: 13")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    nlp = spacy.load(toy_pipeline, config=engine("onnx"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = [tags_and_probs(nlp, texts) for _ in range(3)]
+        assert tags_of(nlp.pipe(texts, batch_size=1)) == torch_tags
+    assert [str(w.message) for w in caught] == [
+        f'engine "onnx": onnxruntime {onnxruntime.__version__} cannot run the BiLSTM\'s graph '
+        "(RuntimeError: Unsupported model IR version: 14, max supported IR version: 13); "
+        "tagging with torch instead"
+    ]
+    for tags, probs in results:
+        assert tags == torch_tags and tags[:2] == TOY_TAGS
+        numpy.testing.assert_allclose(probs, torch_probs, atol=1e-6)
 
 
 def test_an_unknown_engine_is_refused(toy_pipeline):
@@ -94,8 +163,7 @@ def test_an_unknown_engine_is_refused(toy_pipeline):
 
 
 @pytest.mark.slow
-def test_onnx_agrees_with_torch_on_ewt_dev(ewt, tmp_path):
-    pytest.importorskip("onnxruntime")
+def test_onnx_agrees_with_torch_on_ewt_dev(ewt, tmp_path, onnx_runs):
     nlp = spacy.blank("en")
     write_docbin(read_docs(ewt_file("train", ewt), nlp.vocab)[:2000], tmp_path / "train.spacy")
     write_docbin(read_docs(ewt_file("dev", ewt), nlp.vocab)[:200], tmp_path / "dev.spacy")
@@ -107,7 +175,9 @@ def test_onnx_agrees_with_torch_on_ewt_dev(ewt, tmp_path):
     for name in ("torch", "onnx"):
         loaded = spacy.load(best, config=engine(name))
         docs = [Doc(loaded.vocab, words=w, spaces=s) for w, s in words]  # gold tokens
+        runs_before = len(onnx_runs)
         tags, probs = tags_and_probs(loaded, docs)
+        assert (len(onnx_runs) > runs_before) == (name == "onnx")
         results[name] = ([t for doc in tags for t in doc], probs)
     torch_tags, torch_probs = results["torch"]
     assert len(torch_tags) == len(gold)

@@ -104,7 +104,6 @@ def no_cluster(*args, **kwargs):
         (["--workers", "0"], "--workers must be at least 1, not 0"),
         (["--batch-size", "-1"], "--batch-size must be at least 1, not -1"),
         (["--n-process", "2"], "--workers sets the number of workers, not --n-process"),
-        (["--resume"], "--resume works with --engine local only"),
     ],
 )
 def test_bad_options_are_refused_before_any_cluster_starts(toy_pipeline, tmp_path, monkeypatch, options, message):
@@ -129,6 +128,20 @@ def test_inputs_and_outputs_are_checked_before_any_cluster_starts(toy_pipeline, 
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.jsonl"), str(tmp_path / "a"), "--engine", "ray"])
     with pytest.raises(ValueError, match="--address and --workers need --engine ray"):
         main(["tag", str(toy_pipeline), str(tmp_path / "a" / "x.txt"), str(tmp_path / "out.jsonl"), "--workers", "2"])
+
+
+def test_a_shard_that_another_shard_would_write_is_refused(toy_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setattr(ray, "init", no_cluster)
+    # In a folder that is both INPUT and OUTPUT, x.txt is written through
+    # x.jsonl.partial, which is a shard of the input too.
+    (tmp_path / "x.txt").write_text("The dog\n")
+    (tmp_path / "x.jsonl.partial").write_text("The cat\n")
+    partial = tmp_path / "x.jsonl.partial"
+    with pytest.raises(ValueError) as refusal:
+        main(["tag", str(toy_pipeline), str(tmp_path), str(tmp_path), "--engine", "ray"])
+    assert str(refusal.value) == f"{partial}: the input is the output's working file {partial}; tagging would overwrite it"
+    assert (tmp_path / "x.jsonl.partial").read_text() == "The cat\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl.partial", "x.txt"]
 
 
 def test_without_ray_the_error_says_what_to_install(toy_pipeline, tmp_path, monkeypatch):
@@ -165,6 +178,37 @@ def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_p
     assert "part-3.txt: line 3000: holds NUL bytes" in out.stderr
     assert f"tagged {SHARDS * LINES_PER_SHARD - BAD_LINES:,} documents" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_where_resume_goes_on(toy_pipeline, corpus, tmp_path, run_python):
+    shards, expected = corpus
+    output = tmp_path / "out"
+    args = ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--batch-size", "64", "--quiet")
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr, subprocess.Popen(
+        [sys.executable, *map(str, args)], cwd=ROOT, stderr=stderr, start_new_session=True
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 240
+            while not list(output.glob("*.partial")):  # mid-run
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=240)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    stderr = log.read_text()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted by SIGINT in ")
+    assert stderr.strip().endswith(f"are complete in {output}; run again with --resume to continue")
+    manifest = json.loads((output / MANIFEST).read_text())
+    assert manifest["interrupted"] == "SIGINT" and not all(s["complete"] for s in manifest["shards"])
+    run_python(*ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--quiet", "--resume"), timeout=300)
+    assert_same_as_single_process(output, expected)
+    assert json.loads((output / MANIFEST).read_text())["interrupted"] is None
 
 
 def worker_pids(root_pid: int, title: str):
@@ -273,6 +317,6 @@ def test_a_damaged_shard_ends_the_run_as_tag_ends_on_it(toy_pipeline, local_ray,
     with pytest.raises(TagIOError):
         tag_file(spacy.load(toy_pipeline), shards / "b.txt.gz", tmp_path / "b.jsonl", progress=False)
     # a.jsonl in place; what was read of b.txt.gz in b.jsonl.partial, as `tag` keeps it; no manifest.
-    assert sorted(p.name for p in output.iterdir()) == ["a.jsonl", "b.jsonl.partial"]
+    assert sorted(p.name for p in output.iterdir()) == ["a.jsonl", "b.jsonl.partial", "b.jsonl.partial.origin.json"]
     partial = (output / "b.jsonl.partial").read_text()
     assert partial and partial == (tmp_path / "b.jsonl.partial").read_text()

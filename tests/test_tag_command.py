@@ -6,6 +6,7 @@ import os
 import random
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -14,12 +15,15 @@ import time
 import pytest
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.conllu import read_conllu
-from spacy_lstm_tagger.tagging.local import BadLineError, tag_file
+from spacy_lstm_tagger.tagging.local import BadLineError, TagIOError, tag_file
 
-from helpers import TOY_TAGS, TOY_TEXTS
+from helpers import SMALL_MODEL, TOY_TAGS, TOY_TEXTS
 
 JSONL_WITH_BAD_LINES = "\n".join(
     [
@@ -68,6 +72,45 @@ def test_bad_lines_are_reported_and_skipped(toy_pipeline, tmp_path, run_python):
     assert "skipped 3 bad lines" in out.stderr
     records = read_jsonl(tmp_path / "out.jsonl")
     assert [(r["line"], r["text"]) for r in records] == [(1, TOY_TEXTS[0]), (6, TOY_TEXTS[1])]
+
+
+def test_every_field_of_a_jsonl_record_is_kept(nlp, tmp_path):
+    meta = {"source": "web", "scores": [1, 2.5], "note": "two\nlines"}
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join([
+            json.dumps({"id": "doc-7", "text": TOY_TEXTS[0], "meta": meta}),
+            '{"text": "The dog", "score": NaN}',
+            '{"text": "The dog", "score": -Infinity}',
+            json.dumps({"text": "The dog", "tokens": ["The", "dog"]}),
+            json.dumps({"text": TOY_TEXTS[1], "n": 12345678901234567890, "ok": None}),
+        ]) + "\n",
+        encoding="utf-8",
+    )
+    warnings = []
+    stats = tag_file(nlp, source, tmp_path / "out.jsonl", progress=False, warn=warnings.append)
+    assert warnings == [
+        "line 2: invalid JSON (NaN is not JSON) (skipped)",
+        "line 3: invalid JSON (-Infinity is not JSON) (skipped)",
+        "line 4: has a field 'tokens', which the output sets; rename it (skipped)",
+    ]
+    assert stats.skipped == 3
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [list(r) for r in records] == [
+        ["line", "text", "id", "meta", "tokens"], ["line", "text", "n", "ok", "tokens"]
+    ]
+    assert (records[0]["id"], records[0]["meta"]) == ("doc-7", meta)
+    assert (records[1]["n"], records[1]["ok"]) == (12345678901234567890, None)
+    assert [t["tag"] for t in records[0]["tokens"]] == TOY_TAGS[0]
+    # CoNLL-U: as comments of the document's first sentence.
+    tag_file(nlp, source, tmp_path / "out.conllu", progress=False, warn=warnings.append)
+    lines = (tmp_path / "out.conllu").read_text(encoding="utf-8").splitlines()
+    assert lines[:5] == [
+        "# sent_id = 1-1", f"# text = {TOY_TEXTS[0]}", "# id = doc-7", f"# meta = {json.dumps(meta)}", "1\tThe\t_\t_\tDET\t_\t_\t_\t_\t" + lines[4].split("\t")[-1],
+    ]
+    assert "# n = 12345678901234567890" in lines and "# ok = null" in lines
+    docs = list(read_conllu(tmp_path / "out.conllu", spacy.blank("en").vocab))
+    assert [[t.tag_ for t in doc] for doc in docs] == TOY_TAGS
 
 
 def test_on_error_stop_stops_at_the_bad_line(toy_pipeline, tmp_path, run_python):
@@ -311,6 +354,83 @@ def test_output_that_is_the_input_is_refused(toy_pipeline, tmp_path, run_python)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hardlink.txt", "in.txt", "symlink.txt"]
 
 
+def test_an_input_that_is_a_working_file_of_the_output_is_refused(toy_pipeline, tmp_path):
+    # tag MODEL data.jsonl.partial data.jsonl would write its output over its input.
+    source = tmp_path / "data.jsonl.partial"
+    content = json.dumps({"text": TOY_TEXTS[0]}) + "\n"
+    source.write_text(content)
+    target = tmp_path / "data.jsonl"
+    assert_refused(
+        toy_pipeline, source, target, "--input-format", "jsonl",
+        message=f"{source}: the input is the output's working file {source}; tagging would overwrite it",
+    )
+    resuming = tmp_path / "data.jsonl.partial.tmp"
+    resuming.write_text(content)
+    assert_refused(
+        toy_pipeline, resuming, target, "--input-format", "jsonl", "--resume",
+        message=f"{resuming}: the input is the output's working file for --resume {resuming}; "
+        "tagging would overwrite it",
+    )
+    # Through a link to the folder, or a hard link, too.
+    (tmp_path / "link").symlink_to(tmp_path)
+    (tmp_path / "other.txt").hardlink_to(source)
+    for linked, output in [(source, tmp_path / "link" / "data.jsonl"), (tmp_path / "other.txt", target)]:
+        with pytest.raises(ValueError, match="the input is the output's working file"):
+            main(["tag", str(toy_pipeline), str(linked), str(output), "--input-format", "jsonl", "--quiet"])
+    assert source.read_text() == content and resuming.read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "data.jsonl.partial", "data.jsonl.partial.tmp", "link", "other.txt"
+    ]
+
+
+def test_a_device_or_fifo_output_is_written_into_not_replaced(nlp, toy_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n{TOY_TEXTS[1]}\n")
+    # A link to /dev/null (a link, so that a run that replaced it would not
+    # replace the machine's /dev/null): written into, and both stay what they are.
+    null = tmp_path / "null.jsonl"
+    null.symlink_to(os.devnull)
+    stats = tag_file(nlp, source, null, progress=False)
+    assert stats.docs == 2 and null.is_symlink() and os.path.realpath(null) == os.devnull
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert_refused(
+        toy_pipeline, source, null, "--resume",
+        message=f"{null}: is a character device, written as the run goes; --resume needs an output file",
+    )
+    # A FIFO: what its reader reads is the output, and it stays a FIFO.
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    # Its reader, opened first (a small output fits in the pipe's buffer).
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        tag_file(nlp, source, fifo, progress=False)
+        received = os.read(reader, 1 << 20).decode()
+    finally:
+        os.close(reader)
+    tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
+    assert received == (tmp_path / "expected.jsonl").read_text()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.jsonl", "fifo.jsonl", "in.txt", "null.jsonl"]
+
+
+def test_a_linked_output_is_written_through_the_link(nlp, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(f"{TOY_TEXTS[0]}\n")
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "today.jsonl"
+    target.write_text("an earlier run\n")
+    latest = tmp_path / "latest.jsonl"
+    latest.symlink_to(target)
+    dangling = tmp_path / "next.jsonl"  # its target does not exist yet
+    dangling.symlink_to(tmp_path / "runs" / "tomorrow.jsonl")
+    for link in (latest, dangling):
+        tag_file(nlp, source, link, progress=False)
+        assert link.is_symlink()
+    assert [r["text"] for r in read_jsonl(target)] == [TOY_TEXTS[0]]
+    assert (tmp_path / "runs" / "tomorrow.jsonl").read_text() == target.read_text()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["today.jsonl", "tomorrow.jsonl"]
+
+
 def test_bad_options_and_paths_are_refused(toy_pipeline, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text(TOY_TEXTS[0] + "\n")
@@ -346,6 +466,8 @@ def test_damaged_gzip_input_keeps_what_was_tagged(toy_pipeline, tmp_path, run_py
     )
     assert 1000 < n < 2000 and [r["line"] for r in records] == list(range(1, n + 1))
     assert not target.exists()
+    partial.unlink()  # else the next run refuses to start afresh over it
+    (tmp_path / "out.jsonl.partial.origin.json").unlink()
     source.write_bytes(b"not gzip\n")
     out = run_tag(run_python, toy_pipeline, source, target, "--quiet")
     assert out.stderr.startswith(f"error: {source}: damaged gzip data after line 0 (Not a gzipped file")
@@ -374,19 +496,105 @@ def test_resume_after_a_killed_run(nlp, toy_pipeline, tmp_path, run_python, name
     complete = tmp_path / "complete" / name
     complete.parent.mkdir()
     tag_file(nlp, source, complete, progress=False)
-    # What a run killed halfway leaves: a file cut off mid-document.
     data = complete.read_bytes()
     target = tmp_path / name
     partial = tmp_path / (name + ".partial")
-    if name.endswith(".gz"):
-        partial.write_bytes(data[: len(data) // 2])
-    else:
-        partial.write_bytes(data[: len(data) // 2 - 5])
+    # What a run stopped halfway leaves: a file cut off mid-document (here by
+    # a file size limit, at half the output).
+    size = len(data) // 2 - 5
+    killed = subprocess.run(
+        [sys.executable, "-m", "spacy_lstm_tagger", "tag", str(toy_pipeline), str(source), str(target), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size)),
+    )
+    assert killed.returncode == 1 and partial.stat().st_size == size, killed.stderr
     out = run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume")
     assert "kept" in out.stderr and "documents of the earlier run" in out.stderr
     content = gzip.decompress if name.endswith(".gz") else bytes  # a gzip header holds a time
     assert content(target.read_bytes()) == content(data)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["complete", "in.txt", name])
+
+
+def interrupted_run(nlp, source, target):
+    """Tag `source`, whose third line is bad, as a run that Ctrl-C stops at
+    that line: what it leaves is OUTPUT.partial and its origin."""
+    source.write_bytes(f"{TOY_TEXTS[0]}\n{TOY_TEXTS[1]}\na\x00b\n{TOY_TEXTS[0]}\n".encode())
+    stats = tag_file(
+        nlp, source, target, batch_size=1, progress=False,
+        warn=lambda message: os.kill(os.getpid(), signal.SIGINT),
+    )
+    assert stats.interrupted == "SIGINT"
+    return stats
+
+
+def test_resume_keeps_only_a_partial_output_of_this_run(nlp, toy_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    target = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    origin = tmp_path / "out.jsonl.partial.origin.json"
+    interrupted_run(nlp, source, target)
+    kept = partial.read_text()
+    assert [r["line"] for r in read_jsonl(partial)] == [1, 2]
+    refusal = (
+        f"{partial}: {{}}, so it is not known to be the partial output of this input, model and "
+        f"format; resume with those that wrote it, or delete it (and {origin}) to start over"
+    )
+    # A fresh run does not overwrite it.
+    with pytest.raises(TagIOError) as error:
+        tag_file(nlp, source, target, progress=False)
+    assert str(error.value) == (
+        f"{partial}: left by an earlier run; run again with --resume to continue it, or delete it to start over"
+    )
+    other = tmp_path / "other.txt"  # the same lines, another input
+    other.write_bytes(source.read_bytes())
+    records = read_jsonl(partial)
+    past_the_end = dict(records[1], line=9)
+    other_text = dict(records[1], text=TOY_TEXTS[0])
+    cases = [
+        ({"input_path": other}, kept, f"it was written from another input ({source})"),
+        ({"output_format": "conllu"}, kept, "it was written with another output format (jsonl)"),
+        ({}, kept.replace(TOY_TEXTS[1], TOY_TEXTS[1].upper()), "its document of input line 2 is not that line's"),
+        ({}, kept + json.dumps(past_the_end) + "\n", "its input line 9 is past the input's end"),
+        ({}, "".join(json.dumps(r) + "\n" for r in records[::-1]), "its input line 1 comes after line 2"),
+        ({}, json.dumps(records[0]) + "\n" + json.dumps(other_text) + "\n", "its document of input line 2 is not that line's"),
+    ]
+    for options, content, problem in cases:
+        partial.write_text(content)
+        with pytest.raises(TagIOError) as error:
+            tag_file(nlp, options.get("input_path", source), target, resume=True, progress=False,
+                     output_format=options.get("output_format"))
+        assert str(error.value) == refusal.format(problem)
+        assert partial.read_text() == content and origin.exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "other.txt", partial.name, origin.name]
+    source.touch()  # a newer input, maybe other lines
+    partial.write_text(kept)
+    with pytest.raises(TagIOError, match="its input has changed since it was written"):
+        tag_file(nlp, source, target, resume=True, progress=False)
+    os.utime(source, ns=(os.stat(source).st_atime_ns, json.loads(origin.read_text())["input_mtime_ns"]))
+    # Another model's (here, the same with sentences) is not kept either.
+    partial.write_text(kept)
+    other_model = spacy.load(toy_pipeline)
+    other_model.add_pipe("sentencizer", first=True)
+    with pytest.raises(TagIOError, match="it was written by another model, so"):
+        tag_file(other_model, source, target, resume=True, progress=False)
+    # Its own partial output is kept, and then both files go.
+    stats = tag_file(nlp, source, target, resume=True, progress=False, warn=lambda message: None)
+    assert (stats.resumed_docs, stats.docs) == (2, 1)
+    tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False, warn=lambda message: None)
+    assert target.read_text() == (tmp_path / "expected.jsonl").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expected.jsonl", "in.txt", "other.txt", "out.jsonl"]
+
+
+def test_a_partial_output_that_is_no_file_is_refused(nlp, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text(TOY_TEXTS[0] + "\n")
+    target = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    partial.mkdir()
+    (tmp_path / "out.jsonl.partial.origin.json").write_text("{}")
+    with pytest.raises(TagIOError, match=f"^{partial}: is not a regular file, so it is not known"):
+        tag_file(nlp, source, target, resume=True, progress=False)
+    assert partial.is_dir() and not target.exists()
 
 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
@@ -451,3 +659,55 @@ def test_a_failed_write_keeps_the_partial_output_for_resume(nlp, toy_pipeline, t
     run_python("-m", "spacy_lstm_tagger", "tag", toy_pipeline, source, target, "--resume", "--quiet")
     tag_file(nlp, source, tmp_path / "expected.jsonl", progress=False)
     assert target.read_text() == (tmp_path / "expected.jsonl").read_text()
+
+
+# The toy sentences with UPOS labels, for a pipeline that predicts both.
+UPOS_DATA = [
+    ("The dog ate the apple".split(), "DET NN V DET NN".split(), "DET NOUN VERB DET NOUN".split()),
+    ("Everybody read that book".split(), "NN V DET NN".split(), "PRON VERB DET NOUN".split()),
+]
+
+
+@pytest.fixture(scope="module")
+def upos_pipeline(tmp_path_factory):
+    """A small pipeline trained until it tags the toy sentences' XPOS and UPOS exactly."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": SMALL_MODEL, "predict_pos": True})
+    examples = [
+        Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=tags, pos=pos))
+        for words, tags, pos in UPOS_DATA
+    ]
+    optimizer = nlp.initialize(lambda: examples, sgd=Adam(0.01))
+    for _ in range(40):
+        nlp.update(examples, sgd=optimizer)
+    docs = list(nlp.pipe(" ".join(words) for words, _, _ in UPOS_DATA))
+    assert [[(t.tag_, t.pos_) for t in doc] for doc in docs] == [list(zip(t, p)) for _, t, p in UPOS_DATA]
+    path = tmp_path_factory.mktemp("upos") / "pipeline"
+    nlp.to_disk(path)
+    return path
+
+
+def test_conllu_columns_carry_upos_xpos_and_the_models_probability(upos_pipeline, tmp_path, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text("The dog ate the apple\nEverybody read that book\n", encoding="utf-8")
+    assert main(["tag", str(upos_pipeline), str(source), str(tmp_path / "out.txt"), "--format", "conllu", "--quiet"]) == 0
+    # The probability of each predicted tag, from the component's own scores:
+    # the tag columns come first, each head normalised on its own.
+    nlp = spacy.load(upos_pipeline)
+    tagger = nlp.get_pipe("lstm_tagger")
+    n_tags = len(tagger.labels)
+    probs = []
+    for words, _, _ in UPOS_DATA:
+        (scores,) = tagger.predict([Doc(nlp.vocab, words=words)])
+        probs.append([f"{float(row[:n_tags].max()):.4f}" for row in scores])
+    assert all(0.5 < float(p) <= 1.0 for doc in probs for p in doc)  # 1 - p would differ
+    expected = []
+    for n, ((words, tags, pos), doc_probs) in enumerate(zip(UPOS_DATA, probs), start=1):
+        expected += [f"# sent_id = {n}-1", f"# text = {' '.join(words)}"]
+        expected += [
+            f"{i}\t{w}\t_\t{u}\t{t}\t_\t_\t_\t_\tTagProb={p}"
+            for i, (w, t, u, p) in enumerate(zip(words, tags, pos, doc_probs), start=1)
+        ]
+        expected.append("")
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").split("\n") == expected + [""]

@@ -194,6 +194,53 @@ def test_initialize_without_any_label_raises(data):
         nlp.initialize(lambda: make_examples(nlp, data=data))
 
 
+# Labels that would break a tab-separated CoNLL-U line, or change when read back.
+BAD_LABELS = [
+    ("NN\t", "contains the control character U+0009"),
+    ("N\nN", "contains the control character U+000A"),
+    ("NN\x00", "contains the control character U+0000"),
+    ("N\u2028N", "contains the line separator U+2028"),
+    (" NN", "starts or ends with whitespace"),
+    ("NN ", "starts or ends with whitespace"),
+]
+
+
+@pytest.mark.parametrize("label, problem", BAD_LABELS)
+def test_a_label_that_breaks_conllu_is_refused_at_initialize(label, problem):
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("lstm_tagger")
+    data = [("The dog ate".split(), ["DET", label, "V"])]
+    with pytest.raises(ValueError) as err:
+        nlp.initialize(lambda: make_examples(nlp, data=data))
+    assert str(err.value) == (
+        f"[lstm_tagger] cannot initialize: the gold tag {label!r} of token 1 of example "
+        f"'The dog ate ' {problem}"
+    )
+    negated = [("The dog ate".split(), ["DET", "!" + label, "V"])]
+    with pytest.raises(ValueError, match="cannot initialize: the gold tag '!"):
+        nlp.initialize(lambda: make_examples(nlp, data=negated))
+    with pytest.raises(ValueError) as err:
+        tagger.initialize(lambda: make_examples(nlp), labels=["DET", label])
+    assert str(err.value) == (
+        f"[lstm_tagger] cannot initialize: the tag label {label!r} given to initialize (labels) {problem}"
+    )
+    with pytest.raises(ValueError) as err:
+        tagger.add_label(label)
+    assert str(err.value) == f"[lstm_tagger] cannot add the label {label!r}: it {problem}"
+    assert tagger.labels == () and not tagger.model.is_ready
+
+
+def test_initialize_without_any_example_says_so():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger")
+    with pytest.raises(ValueError) as err:
+        nlp.initialize(lambda: iter(()))  # what spaCy's corpus reader gives when it found no file
+    assert str(err.value) == (
+        "[lstm_tagger] cannot initialize: no training examples were found at all, "
+        "and no labels were added with add_label"
+    )
+
+
 def test_initialize_with_given_labels():
     nlp = spacy.blank("en")
     tagger = nlp.add_pipe("lstm_tagger")

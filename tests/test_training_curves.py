@@ -13,7 +13,9 @@ from spacy_lstm_tagger.configs import CONFIG_DIR
 from spacy_lstm_tagger.training.options import TrainingOptions
 from spacy_lstm_tagger.training.runs import train_files
 
-EPOCH_LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+\S+ temperature (\S+)$")
+# epoch, loss, dev acc, dev pos, words/s, temperature
+HEADER = "epoch       loss  dev acc  dev pos  words/s temperature"
+EPOCH_LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+-\s+\S+\s+(\S+)$")
 
 
 def printed_epochs(lines):
@@ -36,6 +38,15 @@ def test_training_writes_curves_that_resume_continues_and_the_report_shows(tmp_p
     assert logged_epochs(rows) == printed_epochs(lines)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     assert (tmp_path / PLOT_NAME).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # Every column has a heading; the last line says which metric chose model-best, and when.
+    assert lines[lines.index(HEADER) + 1 : lines.index(HEADER) + 4] == [
+        line for line in lines if EPOCH_LINE.match(line)
+    ]
+    best = max(rows, key=lambda r: (r["tag_acc"], -r["epoch"]))
+    assert lines[-1].startswith(
+        f"best dev score {best['tag_acc']:.4f} (tag_acc on dev) at epoch {best['epoch']}: "
+        f"saved as {tmp_path / 'model-best'}; "
+    )
 
     # A row written after model-last's epoch (a crash before its save) is redone.
     write_json(tmp_path / LOG_NAME, {"epochs": rows + [{"epoch": 4, "loss": 99.0, "tag_acc": 0.0}]})

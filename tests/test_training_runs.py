@@ -10,11 +10,13 @@ import numpy
 import pytest
 import spacy
 import srsly
+import torch
 from spacy.language import Language
 from thinc.api import Config
 
 from spacy_lstm_tagger.corpus import TOY_CORPUS
 from spacy_lstm_tagger.configs import CONFIG_DIR
+from spacy_lstm_tagger.training import loop
 from spacy_lstm_tagger.training.loop import STATE_KEY
 from spacy_lstm_tagger.training.options import TrainingOptions
 from spacy_lstm_tagger.training.runs import train_files
@@ -169,3 +171,34 @@ def test_killed_training_keeps_a_loadable_model_last_and_resumes(tmp_path):
     assert epochs_logged(out) == [epoch + 1, epoch + 2]
     assert saved_epoch(last) == epoch + 2
     assert_loads(last)
+
+
+def test_resume_continues_from_the_saved_weights(tmp_path, monkeypatch):
+    options = TrainingOptions(epochs=2, seed=0, log=lambda line: None)
+    train_files(TOY_CONFIG, tmp_path, TOY_CORPUS, options=options)
+    loaded = spacy.load(tmp_path / "model-last")
+    saved = loaded.get_pipe("lstm_tagger")
+    saved_state = saved.model.network.state_dict()
+    saved_scores = saved.predict([loaded.make_doc(s) for s in SENTENCES])
+    # What the resumed run's pipeline holds when its first epoch begins.
+    at_start = []
+
+    def first_epoch(nlp, *args, **kwargs):
+        if not at_start:
+            tagger = nlp.get_pipe("lstm_tagger")
+            at_start.append((
+                {k: v.clone() for k, v in tagger.model.network.state_dict().items()},
+                tagger.predict([nlp.make_doc(s) for s in SENTENCES]),
+            ))
+        return train_epoch(nlp, *args, **kwargs)
+
+    train_epoch = loop._train_epoch
+    monkeypatch.setattr(loop, "_train_epoch", first_epoch)
+    train_files(TOY_CONFIG, tmp_path, TOY_CORPUS, options=options.with_changes(epochs=3, resume=True))
+    state, scores = at_start[0]
+    assert state.keys() == saved_state.keys()
+    for name, tensor in saved_state.items():
+        assert torch.equal(state[name], tensor), name
+    for ours, theirs in zip(scores, saved_scores):
+        numpy.testing.assert_array_equal(ours, theirs)
+    assert saved_epoch(tmp_path / "model-last") == 3

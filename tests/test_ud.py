@@ -18,6 +18,7 @@ from thinc.api import Config
 from spacy_lstm_tagger.data.corpus import read_docs
 from spacy_lstm_tagger.configs import CONFIG_DIR
 from spacy_lstm_tagger.data.treebank import find_treebank, treebank_in_data_dir
+from spacy_lstm_tagger.training.corpora import DEV_KEY
 from spacy_lstm_tagger.training.options import TrainingOptions
 from spacy_lstm_tagger.training.runs import train_ud
 from spacy_lstm_tagger.training.ud import META_KEY, choose_language, prepare
@@ -138,6 +139,56 @@ def test_dev_tags_that_train_never_has_are_reported(tmp_path):
         "qaa_tiny: 78% of the dev XPOS tags never occur in train (e.g. D|DEF|PL, "
         "D|DEF|SG, N|SG|ACC, N|SG|NOM, P|LOC): the dev tag accuracy says little"
     ) in log
+
+
+def numbered_sentences(n):
+    """`n` two-word CoNLL-U sentences, each with a first word of its own."""
+    return "".join(
+        f"# text = Zo{i} bami\n1\tZo{i}\tzo\tPRON\tR|3|Sg\t_\t2\tnsubj\t_\t_\n"
+        "2\tbami\tbami\tVERB\tV|Pst|3\t_\t0\troot\t_\t_\n\n"
+        for i in range(n)
+    )
+
+
+def first_words(path):
+    return [doc[0].text for doc in read_docs(path, Vocab())]
+
+
+def test_treebank_without_dev_holds_out_a_seeded_tenth_of_train(tmp_path):
+    folder = tmp_path / "qaa"
+    folder.mkdir()
+    train_file = folder / "qaa_tiny-ud-train.conllu"
+    train_file.write_text(numbered_sentences(20), encoding="utf8")
+    log = []
+    out = tmp_path / "out"
+    best = train_ud(folder, out, options=TrainingOptions(epochs=1, seed=0, log=log.append),
+                    config=fast_config(tmp_path / "fast.cfg"))
+    train_words, dev_words = first_words(out / "corpus" / "train.spacy"), first_words(out / "corpus" / "dev.spacy")
+    # 10% of 20 sentences, none of them trained on.
+    assert (len(train_words), len(dev_words)) == (18, 2)
+    assert sorted(train_words + dev_words) == sorted(f"Zo{i}" for i in range(20))
+    note = f"no dev split: dev is 2 of the 20 sentences of {train_file}, held out of training (seed 0)"
+    assert f"qaa_tiny: {note}" in log
+    assert f"dev: 2 of the 20 sentences of {train_file}, held out of training (seed 0)" in log
+    nlp = spacy.load(best)
+    assert nlp.meta[DEV_KEY] == {"held_out_from": str(train_file), "sentences": 2, "seed": 0, "share": 0.1}
+    assert note in nlp.meta[META_KEY]["notes"]
+    # Another run holds out the same sentences, whatever its training seed.
+    prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "again", log=lambda _: None)
+    assert first_words(tmp_path / "again" / "corpus" / "dev.spacy") == dev_words
+
+
+def test_treebank_of_one_sentence_without_dev_says_dev_is_train(tmp_path):
+    folder = tmp_path / "qaa"
+    folder.mkdir()
+    (folder / "qaa_tiny-ud-train.conllu").write_text(numbered_sentences(1), encoding="utf8")
+    log = []
+    prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=log.append)
+    notes = [line for line in log if "no dev split" in line]
+    assert notes == [
+        f"qaa_tiny: no dev split: dev is the training corpus {folder / 'qaa_tiny-ud-train.conllu'} "
+        "(too small to hold a sentence out as dev)"
+    ]
 
 
 def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python):
@@ -277,3 +328,20 @@ def test_raw_text_gets_features_and_lemmas_after_loading(trained, lang, has_feat
     assert [t.has_morph() for t in doc] == [has_feats] * len(doc)
     if has_feats:
         assert any(str(t.morph) for t in doc)
+
+
+def test_upos_copy_keeps_the_predicted_features(tmp_path):
+    """Without XPOS, the attribute_ruler that copies UPOS from tag_ into pos_
+    must leave token.morph (a tag map would set it to no features)."""
+    treebank = VI_TRAIN.replace("2\tnhớ\tnhớ\tVERB\t_\t_", "2\tnhớ\tnhớ\tVERB\t_\tMood=Ind")
+    folder = write_treebank(tmp_path / "vi", "vi_tiny", treebank)
+    config_path, _, _ = prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=lambda _: None)
+    config = Config().from_disk(config_path, interpolate=False)
+    ruler_init = config["initialize"]["components"]["attribute_ruler"]
+    nlp = spacy.blank("xx")  # spaCy's Vietnamese tokenizer needs pyvi
+    ruler = nlp.add_pipe("attribute_ruler")
+    ruler.initialize(lambda: [], **ruler_init)
+    doc = Doc(nlp.vocab, words=["Tôi", "nhớ"], tags=["PRON", "VERB"], morphs=["", "Mood=Ind"])
+    doc = ruler(doc)
+    assert [t.pos_ for t in doc] == ["PRON", "VERB"]
+    assert [str(t.morph) for t in doc] == ["", "Mood=Ind"]

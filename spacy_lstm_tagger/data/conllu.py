@@ -7,19 +7,22 @@ tokens. `token.tag_` is the XPOS column and `token.pos_` the UPOS column,
 """
 import gzip
 import re
+import zlib
 from pathlib import Path
-from typing import IO, Iterator, List, Optional
+from typing import IO, Iterator, List, Optional, Tuple
 
 from spacy.parts_of_speech import IDS as _POS_IDS
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from ..pipeline.layout import label_problem
 from ..types import PathLike
 
 
 _N_COLUMNS = 10
 _MISSING = "_"
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = "\ufeff".encode("utf-8")
 _WORD_ID = re.compile(r"[1-9][0-9]*")
 _RANGE_ID = re.compile(r"([1-9][0-9]*)-([1-9][0-9]*)")
 _EMPTY_ID = re.compile(r"[0-9]+\.[1-9][0-9]*")
@@ -37,7 +40,8 @@ def read_conllu(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
     YIELDS (Doc): One Doc per sentence, tokens = syntactic words, with
         `tag_` = XPOS, `pos_` = UPOS and `lemma_` = LEMMA where the column isn't
         `_`, and `morph` = FEATS (no features for `_`).
-    RAISES (ValueError): On a malformed line; the message names file and line.
+    RAISES (ValueError): On a malformed line, text that is not UTF-8 or damaged
+        gzip data; the message names the file and the line.
     """
     path = Path(path)
     # Checked here rather than in the generator so a wrong path fails at the
@@ -47,32 +51,65 @@ def read_conllu(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
     return _read_docs(path, vocab)
 
 
-def _open_text(path: Path) -> IO[str]:
+def _is_gzipped(path: Path) -> bool:
     with path.open("rb") as f:
         magic = f.read(2)
-    if path.suffix == ".gz" or magic == _GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    # utf-8-sig drops a BOM, which would otherwise glue itself to the first ID.
-    return path.open("r", encoding="utf-8-sig")
+    return path.suffix == ".gz" or magic == _GZIP_MAGIC
 
 
 def _read_docs(path: Path, vocab: Vocab) -> Iterator[Doc]:
     sentence = _SentenceBuilder(path)
     lineno = 0
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if sentence.words:
-                    yield sentence.to_doc(vocab, lineno)
-                sentence = _SentenceBuilder(path)
-            elif line.startswith("#"):
-                continue
-            else:
-                sentence.add_line(line, lineno)
-        # A file need not end with a blank line.
-        if sentence.words:
-            yield sentence.to_doc(vocab, lineno + 1)
+    for lineno, line in _lines(path):
+        if not line.strip():
+            if sentence.words:
+                yield sentence.to_doc(vocab, lineno)
+            sentence = _SentenceBuilder(path)
+        elif line.startswith("#"):
+            continue
+        else:
+            sentence.add_line(line, lineno)
+    # A file need not end with a blank line.
+    if sentence.words:
+        yield sentence.to_doc(vocab, lineno + 1)
+
+
+def _lines(path: Path) -> Iterator[Tuple[int, str]]:
+    """(line number, text without its line break) of each line; a line ends
+    at \\n, \\r\\n or \\r. Lines are decoded one by one, so that text that is
+    not UTF-8 is named by its line; damaged gzip data by the last line before it."""
+    gzipped = _is_gzipped(path)
+    lineno = 0
+    try:
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
+            for raw in f:
+                if lineno == 0 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]  # it would glue itself to the first ID
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    line = lineno + 1 + raw[: err.start].count(b"\r")
+                    column = err.start - raw.rfind(b"\r", 0, err.start)
+                    raise ValueError(
+                        f"{path}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                        f"byte {column} of the line); CoNLL-U files are UTF-8"
+                    ) from None
+                text = text.rstrip("\n")
+                if "\r" not in text:
+                    lineno += 1
+                    yield lineno, text
+                    continue
+                for line in (text[:-1] if text.endswith("\r") else text).split("\r"):
+                    lineno += 1
+                    yield lineno, line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        if not gzipped:
+            raise
+        where = f"after line {lineno}" if lineno else "before its first line"
+        raise ValueError(
+            f"{path}: the gzip file is truncated or damaged: reading stopped {where} "
+            f"({type(err).__name__}: {err})"
+        ) from None
 
 
 class _SentenceBuilder:
@@ -131,6 +168,9 @@ class _SentenceBuilder:
             raise self.error(lineno, "empty FORM")
         if upos != _MISSING and upos not in _VALID_POS:
             raise self.error(lineno, f"invalid UPOS {upos!r}")
+        problem = None if xpos == _MISSING else label_problem(xpos)
+        if problem:
+            raise self.error(lineno, f"the XPOS {xpos!r} {problem}")
         if self.range_end is not None:
             # The words of a multi-word token are written together; the range
             # line's MISC says whether a space follows the whole token.

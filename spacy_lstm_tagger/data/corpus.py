@@ -9,6 +9,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.vocab import Vocab
 
+from ..pipeline.layout import label_problem
 from ..types import PathLike
 from .conllu import read_conllu
 
@@ -29,6 +30,11 @@ def read_tagged_json(path: PathLike, vocab: Vocab) -> List[Doc]:
                 f"{path}: sentence {i} needs non-empty 'words' and 'tags' lists of "
                 f"strings of the same length: {problem}"
             )
+        for j, tag in enumerate(sentence["tags"]):
+            # "" is an untagged word.
+            problem = label_problem(tag) if tag else None
+            if problem:
+                raise ValueError(f"{path}: sentence {i}, tag {j}: the label {tag!r} {problem}")
         docs.append(Doc(vocab, words=sentence["words"], tags=sentence["tags"]))
     return docs
 
@@ -80,8 +86,22 @@ def read_docs(path: PathLike, vocab: Vocab) -> List[Doc]:
     if name.endswith((".json", ".json.gz")):
         return read_tagged_json(path, vocab)
     if name.endswith(".spacy"):
-        return list(DocBin().from_disk(path).get_docs(vocab))
+        try:
+            docs = list(DocBin().from_disk(path).get_docs(vocab))
+        except ValueError as err:  # spaCy's E1014: not DocBin data, or truncated
+            raise ValueError(f"{path}: {err}") from None
+        return _labels_checked(docs, path)
     return list(read_conllu(path, vocab))  # .conllu, plain or gzipped
+
+
+def _labels_checked(docs: List[Doc], path: Path) -> List[Doc]:
+    """The Docs, unless a tag is one that no label may be (a DocBin takes any string)."""
+    for i, doc in enumerate(docs):
+        for token in doc:
+            problem = label_problem(token.tag_) if token.tag_ else None
+            if problem:
+                raise ValueError(f"{path}: Doc {i}, token {token.i}: the tag {token.tag_!r} {problem}")
+    return docs
 
 
 def write_docbin(docs: Iterable[Doc], path: PathLike) -> int:

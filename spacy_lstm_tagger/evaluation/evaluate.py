@@ -26,6 +26,7 @@ KEPT_SHARES = [round(0.01 * i, 2) for i in range(100, 0, -1)]
 N_CONFUSED_TAGS = 12
 N_ERRORS = 25
 CONTEXT_TOKENS = 8  # either side of an error
+UNKNOWN_TAG_SHARE = 0.5  # of gold tokens whose tag the model lacks, beyond which evaluate warns
 
 
 @dataclass
@@ -121,6 +122,7 @@ def evaluate(
         "calibration": calibration(ours.prob[has_tag], right[has_tag]),
         "errors": frequent_errors(ours, gold_docs),
         "compare": None,
+        "warnings": unknown_tag_warnings(ours.gold_tag[has_tag], tagger.labels),
     }
     temperature = tagger.cfg["tag_temperature"]
     report["calibration"]["temperature"] = temperature
@@ -131,6 +133,24 @@ def evaluate(
     if other is not None:
         report["compare"] = compare(ours, predict(other, gold_docs), seen)
     return report
+
+
+def unknown_tag_warnings(gold: numpy.ndarray, labels: Sequence[str]) -> List[str]:
+    """[a warning] when most gold tokens (> UNKNOWN_TAG_SHARE) carry tags the
+    model does not know: a gold corpus with another tag set (UPOS against a
+    model's XPOS, say), whose accuracy says little."""
+    known = set(labels)
+    unknown = Counter(tag for tag in gold.tolist() if tag not in known)
+    n_unknown = sum(unknown.values())
+    if n_unknown <= UNKNOWN_TAG_SHARE * len(gold):
+        return []
+    examples = ", ".join(tag for tag, _ in unknown.most_common(5))
+    model_tags = ", ".join(list(labels)[:8]) + (", ..." if len(labels) > 8 else "")
+    return [
+        f"{n_unknown / len(gold):.0%} of the gold tokens ({n_unknown:,} of {len(gold):,}) carry "
+        f"tags the model does not know (most often: {examples}); the model's tags are "
+        f"{model_tags}: does the gold corpus use the model's tag set?"
+    ]
 
 
 def share_right(right: numpy.ndarray) -> Dict:

@@ -33,6 +33,12 @@ def _figure(figsize: Tuple[float, float], ncols: int = 1):
     return fig, axes
 
 
+def literal(text: str) -> str:
+    """`text` as matplotlib draws it literally: a `$` would start mathtext
+    (a tag like `$\\frac$` fails to draw)."""
+    return str(text).replace("$", r"\$")
+
+
 def _png(fig) -> bytes:
     out = io.BytesIO()
     fig.tight_layout()
@@ -65,8 +71,9 @@ def confusion(tags: List[str], matrix: List[List[int]]) -> bytes:
     errors = [[0 if i == j else matrix[i][j] for j in range(n)] for i in range(n)]
     fig, ax = _figure((1.0 + 0.45 * n, 0.8 + 0.4 * n))
     image = ax.imshow(errors, cmap="Reds")
-    ax.set_xticks(range(n), tags, rotation=90)
-    ax.set_yticks(range(n), tags)
+    labels = [literal(tag) for tag in tags]
+    ax.set_xticks(range(n), labels, rotation=90)
+    ax.set_yticks(range(n), labels)
     ax.set(xlabel="predicted", ylabel="gold", title="confusions (errors only)")
     top = max(max(row) for row in errors) or 1
     for i in range(n):
@@ -129,8 +136,8 @@ def compare(rows: List[Dict], other_name: str, n_tags: int = 20) -> bytes:
     fig, ax = _figure((max(5, 0.45 * len(rows) + 1.5), 3.4))
     x = range(len(rows))
     ax.bar([i - 0.2 for i in x], [r["f1"] for r in rows], width=0.4, color=OURS, label="lstm_tagger")
-    ax.bar([i + 0.2 for i in x], [r["other_f1"] for r in rows], width=0.4, color=OTHER, label=other_name)
-    ax.set_xticks(list(x), [r["tag"] for r in rows], rotation=90)
+    ax.bar([i + 0.2 for i in x], [r["other_f1"] for r in rows], width=0.4, color=OTHER, label=literal(other_name))
+    ax.set_xticks(list(x), [literal(r["tag"]) for r in rows], rotation=90)
     ax.set(ylim=(0, 1.05), ylabel="F1", title="per-tag F1 where the two differ most")
     ax.legend(loc="lower left", fontsize=8)
     return _png(fig)

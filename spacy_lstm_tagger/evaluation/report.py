@@ -50,6 +50,8 @@ def run_evaluation(
     )
     report.update(model=str(model), gold=str(gold), other=compare)
     report["training"] = training["epochs"] if training else None
+    for warning in report["warnings"]:
+        out(f"warning: {warning}")
     out(text_summary(report))
     if json_path:
         write_json(json_path, report)
@@ -174,17 +176,23 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
+class Markup(str):
+    """HTML made here from escaped parts: a table cell that is not escaped again."""
+
+
 def esc(value) -> str:
-    return html.escape(str(value))
+    return value if isinstance(value, Markup) else html.escape(str(value))
 
 
 def table(headings: List[str], rows: List[List], sortable: bool = False, text_columns=(0,)) -> str:
-    """An HTML table of escaped values; `text_columns` are left-aligned."""
+    """An HTML table; every heading and cell is escaped (what the model, the
+    gold corpus and the training log hold is text), except `Markup`;
+    `text_columns` are left-aligned."""
     def cell(tag: str, i: int, value) -> str:
         align = ' class="text"' if i in text_columns else ""
-        return f"<{tag}{align}>{value}</{tag}>"
+        return f"<{tag}{align}>{esc(value)}</{tag}>"
 
-    head = "".join(cell("th", i, esc(h)) for i, h in enumerate(headings))
+    head = "".join(cell("th", i, h) for i, h in enumerate(headings))
     body = "\n".join(
         "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
     )
@@ -207,6 +215,8 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
     """The whole report as one HTML page; `training_png`: the training folder's
     plot of its curves, if it has one."""
     parts = [f"<h1>Tagger evaluation: {esc(r.get('model'))} on {esc(r.get('gold'))}</h1>"]
+    for warning in r.get("warnings") or ():
+        parts.append(f'<p class="missing"><b>Warning.</b> {esc(warning)}</p>')
     if not figures.available():
         parts.append(f'<p class="missing"><b>Figures missing.</b> {esc(figures.MISSING)}</p>')
     parts += [accuracy_section(r), per_tag_section(r), confusion_section(r),
@@ -245,7 +255,7 @@ def per_tag_section(r: Dict) -> str:
         "negatives); click a heading to sort by it.</p>"
         + table(
             ["tag", "precision", "recall", "F1", "support", "errors"],
-            [[esc(t["tag"]), f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
+            [[t["tag"], f"{t['precision']:.3f}", f"{t['recall']:.3f}", f"{t['f1']:.3f}",
               f"{t['support']:,}", f"{t['errors']:,}"] for t in r["per_tag"]],
             sortable=True,
         )
@@ -261,7 +271,7 @@ def confusion_section(r: Dict) -> str:
         + figure(figures.confusion, "confusion heatmap", conf["tags"], conf["matrix"])
         + table(
             ["gold", "predicted", "count"],
-            [[esc(p["gold"]), esc(p["predicted"]), f"{p['count']:,}"] for p in conf["pairs"]],
+            [[p["gold"], p["predicted"], f"{p['count']:,}"] for p in conf["pairs"]],
             text_columns=(0, 1),
         )
         + "</div>"
@@ -296,7 +306,7 @@ def calibration_section(cal: Dict) -> str:
 def errors_section(r: Dict) -> str:
     return '<h2 id="errors">Most frequent errors</h2>' + table(
         ["count", "word", "gold", "predicted", "first context"],
-        [[e["count"], esc(e["word"]), esc(e["gold"]), esc(e["predicted"]), marked(e["context"])]
+        [[e["count"], e["word"], e["gold"], e["predicted"], marked(e["context"])]
          for e in r["errors"]],
         text_columns=(1, 2, 3, 4),
     )
@@ -314,7 +324,7 @@ def compare_section(r: Dict) -> str:
         + figure(figures.compare, "per-tag F1 of both", c["per_tag"], other)
         + table(
             ["gold tag", "support", "F1 lstm_tagger", "F1 other", "only lstm_tagger right", "only other right"],
-            [[esc(t["tag"]), f"{t['support']:,}", f"{t['f1']:.3f}", f"{t['other_f1']:.3f}",
+            [[t["tag"], f"{t['support']:,}", f"{t['f1']:.3f}", f"{t['other_f1']:.3f}",
               t["only_ours_right"], t["only_other_right"]] for t in c["per_tag"]],
             sortable=True,
         )
@@ -334,7 +344,7 @@ def training_section(epochs: Optional[List[Dict]], training_png: Optional[bytes]
         ["epoch", "loss", "dev tag accuracy", "dev UPOS accuracy", "temperature",
          "dev ECE without it", "dev ECE with it", "seconds"],
         [[e["epoch"], number(e.get("loss")), number(e.get("tag_acc")),
-          number(e.get("pos_acc")), *calibration_columns(e), e.get("seconds", "-")]
+          number(e.get("pos_acc")), *calibration_columns(e), number(e.get("seconds"), 1)]
          for e in epochs],
         sortable=True,
     )
@@ -346,8 +356,8 @@ def calibration_columns(epoch: Dict) -> List[str]:
     return [number(fitted.get(key)) for key in ("temperature", "ece_before", "ece_after")]
 
 
-def marked(context: Dict[str, str]) -> str:
-    return f"{esc(context['before'])} <mark>{esc(context['word'])}</mark> {esc(context['after'])}"
+def marked(context: Dict[str, str]) -> Markup:
+    return Markup(f"{esc(context['before'])} <mark>{esc(context['word'])}</mark> {esc(context['after'])}")
 
 
 def bracketed(context: Dict[str, str]) -> str:

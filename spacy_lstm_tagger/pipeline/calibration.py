@@ -7,13 +7,27 @@ confidence bins weighted by their tokens. Temperature scaling (Guo et al. 2017,
 fitted on dev data to minimise the log-loss: T > 1 tempers an over-confident
 model. It never changes which tag is the most likely, so the tags stay the same.
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy
 
 N_BINS = 10
-# Search range of 1/T: temperatures from 0.1 to 20.
-_INVERSE_T_RANGE = (0.05, 10.0)
+# The temperatures a fit can give, and so the only ones a saved model may hold:
+# tiny ones turn every tag_prob into 1 or NaN, huge ones into 1 / the number of
+# tags.
+TEMPERATURE_RANGE = (0.1, 20.0)
+
+
+def temperature_problem(temperature) -> Optional[str]:
+    """What is wrong with a temperature, or None."""
+    low, high = TEMPERATURE_RANGE
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not low <= temperature <= high  # also refuses NaN
+    ):
+        return f"must be a number from {low:g} to {high:g} (the range a fit gives), got {temperature!r}"
+    return None
 
 
 def reliability(probs: numpy.ndarray, correct: numpy.ndarray, n_bins: int = N_BINS) -> Dict:
@@ -88,7 +102,8 @@ def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
         log_z = top + numpy.log(numpy.exp(scaled - top[:, None]).sum(axis=1))
         return float((log_z - inverse_t * gold_scores).mean())
 
-    low, high = numpy.log(_INVERSE_T_RANGE[0]), numpy.log(_INVERSE_T_RANGE[1])
+    # The search runs over log(1/T).
+    low, high = -numpy.log(TEMPERATURE_RANGE[1]), -numpy.log(TEMPERATURE_RANGE[0])
     ratio = (numpy.sqrt(5) - 1) / 2
     a, b = high - ratio * (high - low), low + ratio * (high - low)
     loss_a, loss_b = loss(a), loss(b)
@@ -101,4 +116,5 @@ def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
             low, a, loss_a = a, b, loss_b
             b = low + ratio * (high - low)
             loss_b = loss(b)
-    return float(1.0 / numpy.exp((low + high) / 2))
+    # Within the range also where rounding would step past an end.
+    return min(max(float(1.0 / numpy.exp((low + high) / 2)), TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1])

@@ -23,7 +23,7 @@ from .annotations import write_annotations
 from .confidence import register_extensions
 from .gold import aligned, gold_labels, labels_seen
 from .heads import ANNOTATABLE, annotate_problems, head_labels, lemma_tables, morph_tables
-from .layout import OutputLayout
+from .layout import OutputLayout, label_problem
 from .lemma_rules import Lemmatizer, checked_rules
 from .loss import tagger_loss
 from .model import ModelFileError, TaggerModel
@@ -234,6 +234,9 @@ class LSTMTagger(TrainablePipe):
     def _add(self, labels: List[str], label: str) -> int:
         if not isinstance(label, str) or not label:
             raise ValueError(f"[{self.name}] labels must be non-empty strings, got {label!r}")
+        problem = label_problem(label)
+        if problem:
+            raise ValueError(f"[{self.name}] cannot add the label {label!r}: it {problem}")
         if label in labels:
             return 0
         if self.model.is_ready:
@@ -346,12 +349,23 @@ class LSTMTagger(TrainablePipe):
             aligned(eg, "TAG", self.name)  # refuse an unalignable example now, not mid-training
         given = dict(labels) if isinstance(labels, dict) else {"tag": labels}
         tags, pos_labels = given.get("tag"), given.get("pos")
+        for kind, values in (("tag", tags), ("UPOS", pos_labels)):
+            for label in values or ():
+                problem = label_problem(label)
+                if problem:
+                    raise self._error(None, f"the {kind} label {label!r} given to initialize (labels) {problem}")
         if tags is None:
             tags = self._new_labels(self.labels, examples, "tag_")
         if "pos" not in self.heads:
             pos_labels = []
         elif pos_labels is None:
             pos_labels = self._new_labels(self.pos_labels, examples, "pos_")
+        if not tags and not examples:
+            raise self._error(
+                None,
+                "no training examples were found at all" + _where_examples(nlp)
+                + ", and no labels were added with add_label",
+            )
         if not tags:
             raise self._error(
                 None, "no labels: no example has a gold token.tag_ and none were added with add_label"
@@ -382,7 +396,10 @@ class LSTMTagger(TrainablePipe):
         """The labels of `attr` for a new model: before the first initialize, the
         labels added, then those seen in the examples' references (a negative
         "!NN" counts for NN); after it, those seen, or if none, the old ones."""
-        seen = labels_seen(examples, attr, self.neg_prefix)
+        try:
+            seen = labels_seen(examples, attr, self.neg_prefix)
+        except ValueError as err:
+            raise self._error(None, err) from None
         if self.model.is_ready:
             return seen or list(labels)
         return list(labels) + [label for label in seen if label not in labels]
@@ -518,3 +535,20 @@ class LSTMTagger(TrainablePipe):
         if where is None:
             return ValueError(f"[{self.name}] cannot initialize: {problem}")
         return kind(f"[{self.name}] cannot load {where}: {problem}")
+
+
+def _where_examples(nlp: Optional[Language]) -> str:
+    """Where `spacy train` looked for the training examples, as far as the
+    pipeline's config says ("" if it does not)."""
+    paths = nlp.config.get("paths", {}) if nlp is not None else {}
+    train = paths.get("train") if isinstance(paths, dict) else None
+    if not isinstance(train, str) or not train:
+        return ""
+    where = f" (the config's paths.train is {train}"
+    if not train.endswith(".spacy") and not Path(train).is_dir():
+        # spacy.Corpus.v1 skips other files with no more than a warning.
+        where += (
+            "; spaCy's corpus reader reads .spacy files only: convert it with "
+            "`python -m spacy_lstm_tagger convert`"
+        )
+    return where + ")"

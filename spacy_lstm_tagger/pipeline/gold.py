@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple
 import numpy
 from spacy.training import Example
 
-from .layout import Head, family
+from .layout import Head, family, label_problem
 from .lemma_rules import make_rule
 from .morphology import head_gold
 from .loss import GoldLabels
@@ -115,10 +115,21 @@ def teacher_targets(examples: List[Example], head: Head, name: str) -> Optional[
 
 def labels_seen(examples: List[Example], attr: str, neg_prefix: str) -> List[str]:
     """The labels of token attribute `attr` ("tag_", "pos_") in the examples'
-    references, sorted; a negative "!NN" counts for NN."""
-    return sorted({
-        split_negation(value, neg_prefix)[0]
-        for eg in examples
-        for value in (getattr(token, attr) for token in eg.reference)
-        if value
-    })
+    references, sorted; a negative "!NN" counts for NN. Raises ValueError,
+    naming the label and its token, for a label that no label may be."""
+    seen = set()
+    for eg in examples:
+        for token in eg.reference:
+            value = getattr(token, attr)
+            if not value:
+                continue
+            label = split_negation(value, neg_prefix)[0]
+            if label not in seen:
+                problem = label_problem(label)
+                if problem:
+                    raise ValueError(
+                        f"the gold {attr.rstrip('_')} {value!r} of token {token.i} of example "
+                        f"{eg.reference.text[:60]!r} {problem}"
+                    )
+                seen.add(label)
+    return sorted(seen)

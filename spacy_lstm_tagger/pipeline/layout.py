@@ -7,11 +7,31 @@ strings) or one per feature ("morph:Case"...), in the order given.
 `OutputLayout` is the one place that knows this order: the component, the loss,
 the confidences and distillation ask it for a head's columns instead of slicing.
 """
+import unicodedata
 from dataclasses import dataclass
-from typing import Dict, Iterator, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 # The heads in column order: name -> the Example/Token attribute it predicts.
 HEAD_ATTRS = {"tag": "TAG", "pos": "POS", "morph": "MORPH", "lemma": "LEMMA"}
+# Characters that no label may hold: controls (tab, newline, ...), line and
+# paragraph separators, lone surrogates. A label is written as it is into a
+# column of a tab-separated CoNLL-U line.
+_BAD_CATEGORIES = {"Cc": "control character", "Cs": "lone surrogate",
+                   "Zl": "line separator", "Zp": "paragraph separator"}
+
+
+def label_problem(label: Any) -> Optional[str]:
+    """Why `label` cannot be a label, as the end of a sentence that names it
+    ("contains the control character U+0009"), or None if it can."""
+    if not isinstance(label, str) or not label:
+        return "is not a non-empty string"
+    for char in label:
+        kind = _BAD_CATEGORIES.get(unicodedata.category(char))
+        if kind:
+            return f"contains the {kind} U+{ord(char):04X}"
+    if label != label.strip():
+        return "starts or ends with whitespace"
+    return None
 
 
 def family(name: str) -> str:

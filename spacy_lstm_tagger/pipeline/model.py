@@ -32,6 +32,9 @@ MODEL_FORMAT = "spacy-lstm-tagger-model/2"
 ALLOWED_DTYPES = {"float32", "float16", "float64"}
 # A network built from the config may not be larger than this (4 GB of float32).
 MAX_PARAMETERS = 10**9
+# Far beyond what training gives (the saved test pipeline's largest weight is
+# 0.54); scores from weights this large overflow into NaN or one label for all.
+MAX_WEIGHT = 1e4
 
 
 class ModelFileError(ValueError):
@@ -246,6 +249,12 @@ def _read_tensors(saved: Any, network: BiLSTMTagger) -> Dict[str, torch.Tensor]:
             )
         if not numpy.isfinite(array).all():
             raise ModelFileError(f"weights entry {name!r} contains NaN or infinite values")
+        largest = float(numpy.abs(array).max()) if array.size else 0.0
+        if largest > MAX_WEIGHT:
+            raise ModelFileError(
+                f"weights entry {name!r} holds a value of magnitude {largest:.3g}, "
+                f"more than any trained network has ({MAX_WEIGHT:g})"
+            )
         state[name] = torch.from_numpy(array.astype("float32"))
     return state
 

@@ -6,7 +6,7 @@ row's length (`sequence_lens`), which runs the backward direction within each
 row's length exactly as `network.BiLSTM` does. Training always runs on torch,
 and so does tagging with more than one torch thread: ONNX Runtime's LSTM is
 the faster at one thread only (on EWT at two threads, torch tagged 2.2x faster
-than ONNX Runtime did; BENCHMARKS.md, issue 9).
+than ONNX Runtime did; BENCHMARKS.md).
 
 onnxruntime's dynamic int8 quantization is faster still, but it quantizes each
 call's inputs with one scale for the whole batch, so a sentence's scores would
@@ -26,7 +26,11 @@ from .network import BiLSTM
 # Sessions that a forked child inherited: never used, and never freed, since
 # freeing one waits for its threads, which fork did not copy.
 _INHERITED: List["OnnxBiLSTM"] = []
+# The graph's operator set, and the lowest IR version that carries it (onnx's
+# versioning table). onnx stamps its own, newest IR version by default, which
+# an older onnxruntime refuses to read ("Unsupported model IR version").
 OPSET = 17
+IR_VERSION = 8
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,7 +100,7 @@ def _graph(onnx, bilstm: BiLSTM):
         [helper.make_tensor_value_info("hidden", onnx.TensorProto.FLOAT, ["T", "B", 2 * hidden])],
         weights,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 def _gates(weight: torch.Tensor) -> numpy.ndarray:
@@ -107,9 +111,9 @@ def _gates(weight: torch.Tensor) -> numpy.ndarray:
 
 class InferenceLSTM:
     """The BiLSTM that tagging runs on, for a model's `engine` setting: None
-    for torch (also with more than one torch thread, and where onnxruntime is
-    missing, after a one-line warning), else an OnnxBiLSTM of the network's
-    current weights. A session is rebuilt when the weights change (training,
+    for torch (also with more than one torch thread, and, after a one-line
+    warning, where onnxruntime is missing or cannot make a session of the
+    graph), else an OnnxBiLSTM of the network's current weights. A session is rebuilt when the weights change (training,
     averaged weights) and in a forked child (a session's threads do not
     survive a fork); threads share it."""
 
@@ -119,17 +123,18 @@ class InferenceLSTM:
         # (process id, the weights it was built from, session)
         self._built: Optional[Tuple[int, List[torch.Tensor], OnnxBiLSTM]] = None
         self._warned = False
+        # Set once a session could not be made: the runtime will not read
+        # the graph for new weights either.
+        self._refused = False
 
     def get(self, bilstm: BiLSTM) -> Optional[OnnxBiLSTM]:
-        if self.engine == "torch" or torch.get_num_threads() > 1:
+        if self.engine == "torch" or self._refused or torch.get_num_threads() > 1:
             return None
         if _runtime() is None:
-            if not self._warned:
-                self._warned = True
-                warnings.warn(
-                    f'engine "{self.engine}" needs onnxruntime and onnx (pip install '
-                    '"spacy-lstm-tagger[onnx]"); tagging with torch instead'
-                )
+            self._warn(
+                f'engine "{self.engine}" needs onnxruntime and onnx (pip install '
+                '"spacy-lstm-tagger[onnx]"); tagging with torch instead'
+            )
             return None
         pid = os.getpid()
         weights = [p.detach() for p in bilstm.parameters()]
@@ -141,9 +146,29 @@ class InferenceLSTM:
                     if built is not None and built[0] != pid:
                         _INHERITED.append(built[2])
                     snapshot = [w.clone() for w in weights]
-                    built = (pid, snapshot, OnnxBiLSTM(bilstm))
+                    try:
+                        session = OnnxBiLSTM(bilstm)
+                    except Exception as err:  # onnxruntime's errors share no base class
+                        self._refused = True
+                        self._warn(
+                            f'engine "{self.engine}": onnxruntime {_runtime()[1].__version__} cannot '
+                            f"run the BiLSTM's graph ({type(err).__name__}: {_first_line(err)}); "
+                            "tagging with torch instead"
+                        )
+                        return None
+                    built = (pid, snapshot, session)
                     self._built = built
         return built[2]
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(message)
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else "no message"
 
 
 def _built_from(built: Optional[tuple], pid: int, weights: List[torch.Tensor]) -> bool:

@@ -2,7 +2,6 @@
 entry read from disk passes. Every other setting comes from the config
 (config.cfg, or spacy.load(..., config=...)).
 """
-import math
 from collections import Counter
 from copy import deepcopy
 from typing import Any, Dict
@@ -11,6 +10,8 @@ from spacy.parts_of_speech import IDS as UPOS_IDS
 
 from .lemma_rules import checked_lookup, checked_rules
 from .morphology import checked_feature_labels, checked_whole_labels
+from .calibration import temperature_problem
+from .layout import label_problem
 
 # The entries, with their defaults. tag_temperature divides the scores behind
 # tag_prob/tag_top_k; the train command fits it on dev. morph_labels are the
@@ -43,20 +44,19 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
         labels = cfg.get(key, [])
         if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels):
             raise ValueError(f"cfg {key!r} is not a list of non-empty strings: {labels!r:.200}")
+        for label in labels:
+            problem = label_problem(label)
+            if problem:
+                raise ValueError(f"cfg {key!r} has the label {label!r}, which {problem}")
         repeated = sorted(label for label, n in Counter(labels).items() if n > 1)
         if repeated:
             raise ValueError(f"cfg {key!r} has repeated labels {repeated}")
     bad_pos = [label for label in cfg.get("pos_labels", []) if label not in UPOS_IDS]
     if bad_pos:
         raise ValueError(f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
-    temperature = cfg.get("tag_temperature", SAVED_CFG["tag_temperature"])
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise ValueError(f"cfg 'tag_temperature' must be a finite number > 0, got {temperature!r}")
+    problem = temperature_problem(cfg.get("tag_temperature", SAVED_CFG["tag_temperature"]))
+    if problem:
+        raise ValueError(f"cfg 'tag_temperature' {problem}")
     checked_whole_labels(cfg.get("morph_labels", []), "cfg 'morph_labels'")
     checked_feature_labels(cfg.get("morph_features", {}), "cfg 'morph_features'")
     if cfg.get("morph_labels") and cfg.get("morph_features"):

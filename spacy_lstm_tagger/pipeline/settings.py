@@ -121,8 +121,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "engine", "torch", "choice",
         'what runs the BiLSTM when tagging: "torch", or "onnx": ONNX Runtime, the same '
         "tags, faster at one thread; with more torch threads, torch runs. It needs "
-        '`pip install "spacy-lstm-tagger[onnx]"`; without it the tagger runs on torch '
-        "and warns once. Model files are the same for both",
+        '`pip install "spacy-lstm-tagger[onnx]"`; without it, or where onnxruntime cannot '
+        "run the graph, the tagger runs on torch and warns once. Model files are the same for both",
         choices=ENGINES,
     ),
 )
@@ -150,7 +150,8 @@ def settings_docstring() -> str:
 
 
 def settings_table() -> str:
-    """The docs' Markdown table of the settings."""
+    """The Markdown table of the settings in docs/settings.md (bin/settings_table.py
+    prints it; tests/test_docs.py checks that the docs hold it)."""
     rows = ["| setting | default | range | meaning |", "|---|---|---|---|"]
     for s in SETTINGS:
         if s.kind == "rate":
@@ -160,5 +161,6 @@ def settings_table() -> str:
         else:
             limits = f"{s.low} to {s.high}" if s.high is not None else f"{s.low} or more"
         default = f'`"{s.default}"`' if isinstance(s.default, str) else f"`{s.default}`"
-        rows.append(f"| `{s.name}` | {default} | {limits} | {s.doc} |")
+        shape = " (shape)" if s.shape else ""
+        rows.append(f"| `{s.name}` | {default} | {limits} | {s.doc}{shape} |")
     return "\n".join(rows) + "\n"

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterable, Optional, Tuple
 
 from spacy.language import Language
 from tqdm import tqdm
@@ -21,8 +21,11 @@ from tqdm import tqdm
 from ..data.pipelines import load_pipeline
 from ..types import PathLike
 from .errors import BadLineError, TagIOError
-from .output import PARTIAL, AtomicOutput
-from .reading import STDIO, BadLinePolicy, read_documents
+from .output import (
+    PARTIAL, AtomicOutput, check_no_leftovers, model_digest, run_files, run_origin,
+    stream_kind, unwritable_kind, written_path,
+)
+from .reading import STDIO, BadLinePolicy, fields_of, read_documents
 from .signals import stop_on_signals
 from .writing import OUTPUT_FORMATS, WRITERS
 
@@ -77,9 +80,10 @@ def check_options(
 
 
 def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = False) -> None:
-    """Refuse, before anything is opened, an input that cannot be read, an
-    output that cannot be written or that is the input (a link to it too), and
-    a `resume` with nothing to resume."""
+    """Refuse, before anything is opened, an input that cannot be read or that
+    the run would write (the output, a link to it, its working files), an
+    output that cannot be written or is no file, device or FIFO to write, and
+    a `resume` with nothing to resume (or an output written straight into)."""
     if str(input_path) != STDIO:
         source = Path(input_path)
         if source.is_dir():
@@ -90,19 +94,49 @@ def check_paths(input_path: PathLike, output_path: PathLike, resume: bool = Fals
         if resume:
             raise ValueError("--resume needs an output file, not stdout")
         return
-    target = Path(output_path)
+    problem = unwritable_kind(output_path)
+    if problem == "a folder":
+        raise TagIOError(f"{output_path}: is a folder, not an output file")
+    if problem:
+        raise TagIOError(f"{output_path}: is {problem}; the output must be a file, a character device or a FIFO")
+    stream = stream_kind(output_path)
+    if stream and resume:
+        raise ValueError(f"{output_path}: is {stream}, written as the run goes; --resume needs an output file")
+    if stream:  # written into as it is: no folder to write in
+        if str(input_path) != STDIO:
+            check_input_is_kept(input_path, run_files(output_path))
+        return
+    target = Path(written_path(output_path))  # a link's target, replaced as a file is
     folder = target.parent
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise TagIOError(f"{target}: the folder {folder} {problem}")
-    if target.is_dir():
-        raise TagIOError(f"{target}: is a folder, not an output file")
-    if str(input_path) != STDIO and target.exists() and os.path.samefile(input_path, target):
-        raise TagIOError(f"{target}: the output is the input file; tagging would erase it")
+    if str(input_path) != STDIO:
+        check_input_is_kept(input_path, run_files(output_path))
     if not os.access(folder, os.W_OK):
         raise TagIOError(f"{target}: the folder {folder} is not writable")
-    if resume and not os.path.exists(f"{target}{PARTIAL}"):
+    if resume and str(input_path) == STDIO:
+        raise ValueError("--resume needs an input file, not stdin, to check the partial output against")
+    if resume and not os.path.lexists(f"{target}{PARTIAL}"):
         raise TagIOError(f"{target}{PARTIAL}: no such file; nothing to resume")
+    if not resume:
+        check_no_leftovers(output_path)
+
+
+def check_input_is_kept(input_path: PathLike, written: Iterable[Tuple[str, str]]) -> None:
+    """Refuse an input that is one of the files a run writes, replaces or
+    deletes (`written`: (path, what it is), as `run_files` gives them), by any
+    path to it: a symbolic link, a hard link or a folder reached through one."""
+    source = os.path.realpath(input_path)
+    for path, what in written:
+        same = os.path.realpath(path) == source or (
+            os.path.exists(path) and os.path.samefile(input_path, path)
+        )
+        if not same:
+            continue
+        if what == "the output":
+            raise TagIOError(f"{path}: the output is the input file; tagging would erase it")
+        raise TagIOError(f"{input_path}: the input is {what} {path}; tagging would overwrite it")
 
 
 def tag_file(
@@ -131,7 +165,11 @@ def tag_file(
     n_process (int): worker processes for `nlp.pipe`.
     on_error (str): at a bad line, "skip" it (and count it) or "stop".
     resume (bool): keep the complete documents of OUTPUT.partial (left by an
-        interrupted run) and tag the input lines after them.
+        interrupted run) and tag the input lines after them. Only a partial
+        output that this input, model and output format wrote (as recorded in
+        OUTPUT.partial.origin.json), each document holding its input line's
+        text, is kept; any other is refused, never deleted. Without `resume`,
+        an existing OUTPUT.partial is refused, not overwritten.
     progress (bool): show a progress bar with words/s on stderr.
     warn (Callable[[str], None]): where the bad-line messages go (default:
         stderr, above the progress bar).
@@ -150,17 +188,27 @@ def tag_file(
     policy = BadLinePolicy(on_error, warn or warn_above_progress)
     stats = TagStats()
     start = time.perf_counter()
-    with AtomicOutput(output_path, output_format, resume) as output, stop_on_signals() as signals:
+    origin = None
+    if str(input_path) != STDIO and not stream_kind(output_path):
+        origin = run_origin(input_path, input_format, output_format, model_digest(nlp))
+    output = AtomicOutput(
+        output_path, output_format, resume, origin,
+        input_documents=lambda: read_documents(input_path, input_format, nlp.max_length),
+    )
+    with output, stop_on_signals() as signals:
         stats.last_line, stats.resumed_docs = output.resumed_after, output.resumed_docs
         documents = read_documents(input_path, input_format, nlp.max_length)
-        texts = policy.texts(documents, after_line=output.resumed_after, stop=signals.received)
+        texts = (
+            (str(text), (line_number, fields_of(text)))
+            for text, line_number in policy.texts(documents, after_line=output.resumed_after, stop=signals.received)
+        )
         docs = nlp.pipe(texts, as_tuples=True, batch_size=batch_size, n_process=n_process)
         with tqdm(
             unit=" words", unit_scale=True, file=sys.stderr, disable=not progress, mininterval=0.5
         ) as bar:
             try:
-                for doc, line_number in docs:
-                    write_doc(output.file, doc, line_number)
+                for doc, (line_number, fields) in docs:
+                    write_doc(output.file, doc, line_number, fields)
                     stats.docs += 1
                     stats.words += len(doc)
                     stats.last_line = line_number

@@ -39,9 +39,12 @@ from ..data.pipelines import load_pipeline
 from ..pipeline.confidence import TAG_PROB
 from ..types import PathLike
 from .errors import BadLineError, Problem, TagIOError
-from .local import INPUT_FORMATS, check_options, check_paths, format_of, warn_above_progress
-from .output import AtomicOutput
-from .reading import BadLinePolicy, read_documents
+from .local import INPUT_FORMATS, check_input_is_kept, check_options, check_paths, format_of, warn_above_progress
+from .output import (
+    PARTIAL, AtomicOutput, check_no_leftovers, model_digest, origin_difference, run_files, run_origin,
+)
+from .signals import stop_on_signals
+from .reading import BadLinePolicy, fields_of, read_documents
 from .writing import WRITERS
 MANIFEST = "manifest.json"
 # Input per block, the unit of work that Ray schedules and redoes after a worker
@@ -100,16 +103,17 @@ class TagBatch:
             if self.write is None:
                 batch.update(token_columns(self.nlp.pipe(texts)))
             else:
-                batch.update(self.records(texts, batch["line"], batch["problem"]))
+                batch.update(self.records(texts, batch["line"], batch["problem"], batch.get("fields")))
         return batch
 
-    def records(self, texts, lines, problems) -> Dict[str, numpy.ndarray]:
+    def records(self, texts, lines, problems, fields=None) -> Dict[str, numpy.ndarray]:
+        """fields: each row's other input fields, as JSON ("" for none)."""
         records = numpy.full(len(texts), "", dtype=object)
         words = numpy.zeros(len(texts), dtype=numpy.int64)
         rows = [i for i, problem in enumerate(problems) if not problem]
         for i, doc in zip(rows, self.nlp.pipe(texts[i] for i in rows)):
             out = io.StringIO()
-            self.write(out, doc, int(lines[i]))
+            self.write(out, doc, int(lines[i]), json.loads(fields[i]) if fields is not None and fields[i] else None)
             records[i] = out.getvalue()
             words[i] = len(doc)
         return {"record": records, "words": words}
@@ -160,6 +164,8 @@ class ShardStats:
     lines: int = 0
     words: int = 0
     failed_lines: int = 0
+    complete: bool = False  # written to its end (or to the line that stopped the run)
+    origin: Optional[Dict[str, object]] = None  # run_origin: what --resume checks
 
 
 @dataclass
@@ -175,6 +181,7 @@ class Manifest:
     failed_lines: int = 0
     seconds: float = 0.0
     stopped: Optional[str] = None  # the bad line that `--on-error stop` stopped at
+    interrupted: Optional[str] = None  # the signal that ended the run; --resume goes on
 
     def write(self, folder: Path) -> None:
         for total in ("lines", "words", "failed_lines"):
@@ -216,14 +223,18 @@ def read_shard(row: Dict) -> Iterator[Dict]:
     """The documents of one shard, as rows: shard index, line number and text,
     or the Problem that the line has instead; a shard that cannot be read on
     ends with a row holding its TagIOError in "read_error"."""
-    problem_row = {"shard": row["shard"], "text": "", "read_error": False}
+    problem_row = {"shard": row["shard"], "text": "", "fields": "", "read_error": False}
     line_number = 0
     try:
         for line_number, text in read_documents(row["path"], row["input_format"], row["max_length"]):
             if isinstance(text, Problem):
                 yield {**problem_row, "line": line_number, "problem": text.problem}
             else:
-                yield {"shard": row["shard"], "line": line_number, "text": text, "problem": "", "read_error": False}
+                fields = fields_of(text)
+                yield {
+                    "shard": row["shard"], "line": line_number, "text": str(text), "problem": "", "read_error": False,
+                    "fields": json.dumps(fields, ensure_ascii=False) if fields else "",
+                }
     except TagIOError as err:
         yield {**problem_row, "line": line_number + 1, "problem": str(err), "read_error": True}
 
@@ -241,6 +252,7 @@ def tag_shards(
     on_error: str = "skip",
     progress: bool = True,
     warn: Optional[Callable[[str], None]] = None,
+    resume: bool = False,
 ) -> Manifest:
     """Tag every document of the shards that `input_path` names (a file, a
     folder or a glob) on a Ray cluster, and write them to `output_dir`: one
@@ -258,7 +270,13 @@ def tag_shards(
     on_error (str): at a bad JSONL line, "skip" it (and count it) or "stop".
     progress (bool): show a progress bar with words/s on stderr.
     warn (Callable[[str], None]): where bad-line messages go (default: stderr).
-    RETURNS (Manifest): what was written, as in manifest.json.
+    resume (bool): go on after a run that a signal ended (its manifest says
+        so): keep its complete shards, resume the one it stopped in from its
+        NAME.partial (checked as `tag --resume` checks one) and tag the rest;
+        refused where the shards, their files or the model differ.
+    RETURNS (Manifest): what was written, as in manifest.json; after SIGINT or
+        SIGTERM, with `interrupted` set: the shard being written stays in its
+        NAME.partial, later ones are not written.
     RAISES (BadLineError): with on_error="stop", at the first bad line (in input
         order), after writing every document before it and the manifest.
     RAISES (TagIOError): when a shard cannot be read on (a damaged .gz) or an
@@ -273,18 +291,35 @@ def tag_shards(
     output_dir = Path(output_dir)
     targets = [output_dir / name for name in output_names(shards, output_format)]
     make_output_folder(output_dir)
+    written = [file for target in [*targets, output_dir / MANIFEST] for file in run_files(target)]
     for shard, target in zip(shards, targets):
-        check_paths(shard, target)
+        check_paths(shard, target, resume=resume and os.path.lexists(f"{target}{PARTIAL}"))
+        check_input_is_kept(shard, written)
+    if not resume:
+        for target in targets:
+            check_no_leftovers(target)
     nlp = load_pipeline(model)  # a pipeline that does not load fails here, not in every actor
     meta = nlp.meta
+    digest = model_digest(nlp)
+    formats = [input_format or format_of(shard, INPUT_FORMATS, "text") for shard in shards]
+    stats = [
+        ShardStats(str(shard), target.name, origin=run_origin(shard, fmt, output_format, digest))
+        for shard, target, fmt in zip(shards, targets, formats)
+    ]
+    if resume:
+        stats = resumed_stats(output_dir, stats)
+    readers = [
+        partial_reader(shard, fmt, nlp.max_length) for shard, fmt in zip(shards, formats)
+    ]
     rows = [
         {
             "shard": i,
             "path": str(shard.resolve()),
-            "input_format": input_format or format_of(shard, INPUT_FORMATS, "text"),
+            "input_format": formats[i],
             "max_length": nlp.max_length,
         }
         for i, shard in enumerate(shards)
+        if not stats[i].complete
     ]
     del nlp  # the actors load their own
     with ray_cluster(address, workers):
@@ -293,16 +328,21 @@ def tag_shards(
             model={"name": f"{meta['lang']}_{meta['name']}", "version": meta["version"], "path": str(model)},
             engine="ray",
             workers=workers,
-            shards=[ShardStats(str(shard), target.name) for shard, target in zip(shards, targets)],
+            shards=stats,
         )
         # Reading is light: it takes no CPU of the actors' (all of them, by default).
-        documents = ray.data.from_items(rows, override_num_blocks=len(rows)).flat_map(read_shard, num_cpus=0)
+        documents = ray.data.from_items(rows, override_num_blocks=max(1, len(rows))).flat_map(read_shard, num_cpus=0)
         documents.context.target_max_block_size = BLOCK_BYTES
         documents.context.execution_options.preserve_order = True  # each shard written as `tag` would
         documents.context.enable_progress_bars = False  # ours is below
         tagged = _map_tagger(documents, model, "text", output_format, workers, batch_size)
         start = time.perf_counter()
-        write_shards(tagged, targets, output_format, manifest, on_error, progress, warn or warn_above_progress)
+        with stop_on_signals() as signals:
+            write_shards(
+                tagged, targets, output_format, manifest, on_error, progress, warn or warn_above_progress,
+                stop=signals.received, readers=readers, resume=resume,
+            )
+            manifest.interrupted = signals.received()
     manifest.seconds = round(time.perf_counter() - start, 3)
     manifest.write(output_dir)
     if manifest.stopped:
@@ -346,6 +386,9 @@ def write_shards(
     on_error: str,
     progress: bool,
     warn: Callable[[str], None],
+    stop: Callable[[], Optional[str]] = lambda: None,
+    readers: Optional[list] = None,
+    resume: bool = False,
 ) -> None:
     """Write the records of the tagged rows, which come in input order, to
     their shards, and count them (and the bad lines) in the manifest. With
@@ -356,20 +399,25 @@ def write_shards(
         for row in zip(batch["shard"], batch["line"], batch["problem"], batch["read_error"], batch["record"], batch["words"])
     )
     with tqdm(unit=" words", unit_scale=True, file=sys.stderr, disable=not progress, mininterval=0.5) as bar:
-        for shard, shard_rows in rows_by_shard(rows, len(targets)):
+        todo = [i for i, stats in enumerate(manifest.shards) if not stats.complete]
+        for shard, shard_rows in rows_by_shard(rows, todo):
             stats = manifest.shards[shard]
-            manifest.stopped = write_shard(shard_rows, targets[shard], output_format, stats, on_error, bar, warn)
-            if manifest.stopped:
+            manifest.stopped = write_shard(
+                shard_rows, targets[shard], output_format, stats, on_error, bar, warn, stop=stop,
+                reader=readers[shard] if readers else None,
+                resume=resume and os.path.lexists(f"{targets[shard]}{PARTIAL}"),
+            )
+            if manifest.stopped or stop():
                 return
 
 
-def rows_by_shard(rows: Iterator[TaggedRow], shards: int) -> Iterator[Tuple[int, Iterable[TaggedRow]]]:
+def rows_by_shard(rows: Iterator[TaggedRow], shards: Iterable[int]) -> Iterator[Tuple[int, Iterable[TaggedRow]]]:
     """Each shard's index and rows, in order (the rows come grouped by shard;
     a shard without any, no documents, gets none). Take each shard's rows
     before asking for the next shard: that moves on past them."""
     groups = itertools.groupby(rows, key=lambda row: int(row[0]))
     group = next(groups, None)
-    for shard in range(shards):
+    for shard in shards:
         if group is not None and group[0] == shard:
             yield shard, group[1]
             group = next(groups, None)
@@ -385,6 +433,9 @@ def write_shard(
     on_error: str,
     bar: tqdm,
     warn: Callable[[str], None],
+    stop: Callable[[], Optional[str]] = lambda: None,
+    reader: Optional[Callable] = None,
+    resume: bool = False,
 ) -> Optional[str]:
     """Write one shard's records as `tag` writes a file: through its BadLinePolicy
     (bad lines reported with the shard's name and line number, and skipped and
@@ -393,18 +444,57 @@ def write_shard(
     RAISES (TagIOError): if the shard could not be read on, or the output written;
         what was written is kept in NAME.partial."""
     policy = BadLinePolicy(on_error, lambda message: warn(f"{stats.input}: {message}"))
-    with AtomicOutput(target, output_format) as output:
-        for (record, words), _ in policy.texts(tagged_documents(rows)):
+    if not resume:  # else the counts of the run that wrote the partial output go on
+        stats.lines = stats.words = stats.failed_lines = 0
+    with AtomicOutput(target, output_format, resume, stats.origin, reader) as output:
+        if resume and output.resumed_docs != stats.lines:
+            raise TagIOError(
+                f"{output.partial}: holds {output.resumed_docs:,} documents, not the {stats.lines:,} "
+                f"that {MANIFEST} counts; delete it to tag its shard again"
+            )
+        for (record, words), _ in policy.texts(tagged_documents(rows), after_line=output.resumed_after, stop=stop):
             output.file.write(record)
             stats.lines += 1
             stats.words += words
             bar.update(words)
-        if policy.read_error:
+        if policy.read_error or stop():
             output.keep_partial()
-    stats.failed_lines = policy.skipped
+    stats.failed_lines += policy.skipped
+    stats.complete = not (policy.read_error or stop())
     if policy.read_error:
         raise TagIOError(f"{policy.read_error}{output.kept}")
     return f"{stats.input}: {policy.stopped_by}" if policy.stopped_by else None
+
+
+def partial_reader(shard: Path, input_format: str, max_length: int) -> Callable:
+    """The shard's documents, which --resume checks a partial output against."""
+    return lambda: read_documents(shard, input_format, max_length)
+
+
+def resumed_stats(output_dir: Path, stats: List[ShardStats]) -> List[ShardStats]:
+    """The shards' counts as the interrupted run's manifest left them, after
+    checking that it was one, of the same shards, files and model.
+    RAISES (TagIOError): naming what differs, and what to do."""
+    path = output_dir / MANIFEST
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        shards = [ShardStats(**shard) for shard in earlier["shards"]]
+        interrupted = earlier["interrupted"]
+    except FileNotFoundError:
+        raise TagIOError(f"{path}: no such file; nothing to resume") from None
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise TagIOError(f"{path}: not a manifest that --resume can go on from ({err})") from None
+    if not interrupted:
+        raise TagIOError(f"{path}: its run was not interrupted; nothing to resume")
+    if [s.input for s in shards] != [s.input for s in stats]:
+        raise TagIOError(f"{path}: its run tagged other input shards; resume with those, or start afresh")
+    for old, new in zip(shards, stats):
+        problem = origin_difference(old.origin or {}, new.origin)
+        if problem:
+            raise TagIOError(f"{old.input}: {problem}, since the interrupted run; start afresh in another folder")
+        if old.complete and not (output_dir / old.output).is_file():
+            raise TagIOError(f"{output_dir / old.output}: written by the interrupted run, and gone since")
+    return shards
 
 
 def tagged_documents(rows: Iterable[TaggedRow]) -> Iterator[Tuple[int, Union[Tuple[str, int], Problem]]]:

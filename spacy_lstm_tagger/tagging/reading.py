@@ -7,7 +7,7 @@ import json
 import sys
 import zlib
 from contextlib import contextmanager
-from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, Union
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar, Union
 
 from ..types import PathLike
 from .errors import Problem, TagIOError
@@ -132,9 +132,36 @@ def decode_line(raw: bytes, is_first: bool) -> Union[str, Problem]:
         return Problem(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})")
 
 
+class Text(str):
+    """A document's text, with the other fields of its JSONL record (an "id",
+    metadata...), which the output keeps."""
+
+    fields: Dict[str, object]
+
+    def __new__(cls, text: str, fields: Dict[str, object]):
+        self = super().__new__(cls, text)
+        self.fields = fields
+        return self
+
+    def __reduce__(self):  # for worker processes
+        return Text, (str(self), self.fields)
+
+
+OWN_FIELDS = ("line", "tokens")  # what the output adds to a record
+
+
+def fields_of(text: str) -> Dict[str, object]:
+    """The other fields of a document's input record; none for plain text."""
+    return getattr(text, "fields", {})
+
+
+def refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_jsonl_line(line: str) -> Union[str, Problem]:
     try:
-        record = json.loads(line)
+        record = json.loads(line, parse_constant=refuse_constant)  # NaN, Infinity
     except RecursionError:
         return Problem("invalid JSON (nested too deeply)")
     except ValueError as err:  # JSONDecodeError, and integers too long to convert
@@ -148,7 +175,15 @@ def parse_jsonl_line(line: str) -> Union[str, Problem]:
         text.encode("utf-8")
     except UnicodeEncodeError as err:  # JSON can spell a lone surrogate, "\ud800"
         return Problem(f"lone surrogate U+{ord(text[err.start]):04X} at character {err.start + 1} of \"text\"")
-    return text
+    own = [name for name in OWN_FIELDS if name in record]
+    if own:
+        return Problem(f'has a field {own[0]!r}, which the output sets; rename it')
+    fields = {name: value for name, value in record.items() if name != "text"}
+    try:
+        json.dumps(fields, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem("a lone surrogate in a field other than \"text\"")
+    return Text(text, fields) if fields else text
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """A tagged Doc as output: a JSONL record, or CoNLL-U sentences."""
 import json
 import math
-from typing import IO, Dict, Optional
+import re
+from typing import IO, Dict, List, Optional
 
 from spacy.tokens import Doc
 
@@ -15,10 +16,11 @@ def finite_or_none(value: Optional[float]) -> Optional[float]:
     return round(value, 4) if value is not None and math.isfinite(value) else None
 
 
-def doc_to_record(doc: Doc, line_number: int) -> Dict[str, object]:
-    """The JSONL record of a tagged Doc: the input line number, the text and
-    each token's text, tag, UPOS (or "") and the tag's probability (and top
-    tags, if asked for). A probability that is not finite becomes null."""
+def doc_to_record(doc: Doc, line_number: int, fields: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+    """The JSONL record of a tagged Doc: the input line number, the text, the
+    input record's other `fields` (an "id", metadata...), and each token's
+    text, tag, UPOS (or "") and the tag's probability (and top tags, if asked
+    for). A probability that is not finite becomes null."""
     tokens = []
     for token in doc:
         entry: Dict[str, object] = {"text": token.text, "tag": token.tag_, "pos": token.pos_}
@@ -27,18 +29,38 @@ def doc_to_record(doc: Doc, line_number: int) -> Dict[str, object]:
         if top_k is not None:
             entry["top_k"] = [[tag, finite_or_none(p)] for tag, p in top_k]
         tokens.append(entry)
-    return {"line": line_number, "text": doc.text, "tokens": tokens}
+    return {"line": line_number, "text": doc.text, **(fields or {}), "tokens": tokens}
 
 
-def write_jsonl(out: IO[str], doc: Doc, line_number: int) -> None:
-    # allow_nan=False: NaN is not JSON; doc_to_record leaves none.
-    out.write(json.dumps(doc_to_record(doc, line_number), ensure_ascii=False, allow_nan=False) + "\n")
+def write_jsonl(out: IO[str], doc: Doc, line_number: int, fields: Optional[Dict[str, object]] = None) -> None:
+    # allow_nan=False: NaN is not JSON; doc_to_record leaves none, nor does the reader.
+    record = doc_to_record(doc, line_number, fields)
+    out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def conllu_sentences(doc: Doc, line_number: int) -> str:
+# A field that can be a CoNLL-U comment `# key = value`; CoNLL-U's own keys aside.
+COMMENT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+CONLLU_KEYS = ("sent_id", "text", "newdoc", "newpar", "newdoc id", "newpar id")
+
+
+def field_comments(fields: Dict[str, object]) -> List[str]:
+    """`# key = value` for each input field whose key can be one: a string
+    value as it is (JSON where it holds a line break), any other as JSON."""
+    comments = []
+    for key, value in fields.items():
+        if not COMMENT_KEY.fullmatch(key) or key in CONLLU_KEYS:
+            continue
+        if not isinstance(value, str) or "\n" in value or "\r" in value:
+            value = json.dumps(value, ensure_ascii=False)
+        comments.append(f"# {key} = {value}")
+    return comments
+
+
+def conllu_sentences(doc: Doc, line_number: int, fields: Optional[Dict[str, object]] = None) -> str:
     """One CoNLL-U sentence per sentence of the Doc (the whole Doc if nothing
     set sentences), with XPOS, UPOS and the tag's probability in MISC
-    (`TagProb=`). Whitespace tokens are left out, as in UD."""
+    (`TagProb=`). Whitespace tokens are left out, as in UD. The input record's
+    other fields are comments of the first sentence (`field_comments`)."""
     sents = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
     blocks = []
     for n, sent in enumerate(sents, start=1):
@@ -47,6 +69,8 @@ def conllu_sentences(doc: Doc, line_number: int) -> str:
             continue
         text = " ".join(sent.text.split())
         rows = [f"# sent_id = {line_number}-{n}", f"# text = {text}"]
+        if not blocks:
+            rows += field_comments(fields or {})
         for i, token in enumerate(tokens, start=1):
             misc = []
             # Not at the Doc's end: what follows it there is not part of the text.
@@ -63,8 +87,8 @@ def conllu_sentences(doc: Doc, line_number: int) -> str:
     return "".join(blocks)
 
 
-def write_conllu(out: IO[str], doc: Doc, line_number: int) -> None:
-    out.write(conllu_sentences(doc, line_number))
+def write_conllu(out: IO[str], doc: Doc, line_number: int, fields: Optional[Dict[str, object]] = None) -> None:
+    out.write(conllu_sentences(doc, line_number, fields))
 
 
 WRITERS = {"jsonl": write_jsonl, "conllu": write_conllu}  # by output format

@@ -11,7 +11,6 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy
 import spacy
-from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
@@ -20,6 +19,7 @@ from ..data.corpus import write_docbin
 from ..pipeline.component import find_lstm_tagger
 from ..pipeline.soft_targets import TEACHER_KEY
 from ..types import PathLike
+from .config_file import read_config
 from .corpora import Corpora
 from .loop import train
 from .options import TrainingOptions
@@ -96,7 +96,7 @@ def ensemble_accuracy(teachers: Sequence[Language], docs: Iterable[Doc]) -> Dict
 
 def configured_teachers(config_path: PathLike) -> int:
     """The number of teachers in the config's [distillation] section (0 without one)."""
-    config = util.load_config(config_path, interpolate=False)
+    config = read_config(config_path)
     teachers = config.get("distillation", {}).get("teachers", 0)
     if not isinstance(teachers, int) or isinstance(teachers, bool) or teachers < 0:
         raise ValueError(
@@ -125,7 +125,7 @@ def train_distilled(config_path: PathLike, output_dir: PathLike, corpora: Corpor
     log = options.log
     seed = options.seed
     if seed is None:
-        seed = util.load_config(config_path, interpolate=True)["training"]["seed"]
+        seed = read_config(config_path).interpolate()["training"]["seed"]
     teacher_dirs = []
     for k in range(1, teachers + 1):
         teacher_dir = output_dir / f"teacher-{k}"

@@ -18,7 +18,8 @@ from thinc.api import Optimizer, fix_random_seed
 from ..data.corpus import gold_examples
 from ..types import PathLike
 from .checkpoints import restore_interrupted_save, save_atomically
-from .corpora import Corpora
+from .config_file import read_config
+from .corpora import DEV_KEY, Corpora
 from .curves import TrainingCurves
 from .options import TrainingOptions
 from .temperatures import fit_pipeline_temperatures
@@ -33,9 +34,13 @@ class RunState:
     epoch: int = 0
     best_score: float = -1.0
     train_seconds: float = 0.0
+    best_epoch: int = 0  # the epoch model-best is from
 
     def to_meta(self) -> Dict[str, float]:
-        return {"epoch": self.epoch, "best_score": self.best_score, "train_seconds": round(self.train_seconds, 1)}
+        return {
+            "epoch": self.epoch, "best_score": self.best_score,
+            "train_seconds": round(self.train_seconds, 1), "best_epoch": self.best_epoch,
+        }
 
 
 def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options: TrainingOptions) -> Path:
@@ -51,7 +56,7 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
     overrides = dict(options.overrides)
     if options.seed is not None:
         overrides["system.seed"] = options.seed
-    config = util.load_config(config_path, overrides=overrides, interpolate=False).interpolate()
+    config = read_config(config_path, overrides).interpolate()
     training = config["training"]
     max_epochs = options.epochs if options.epochs is not None else training["max_epochs"]
     if not max_epochs or max_epochs < 1:
@@ -64,6 +69,11 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
     train_examples = gold_examples(corpora.train, nlp.vocab)
     dev_examples = gold_examples(corpora.dev, nlp.vocab)
     log(f"train: {len(train_examples)} sentences, dev: {len(dev_examples)} sentences")
+    if corpora.held_out is not None:
+        nlp.meta[DEV_KEY] = corpora.held_out
+        log(f"dev: {corpora.dev_source}")
+    elif corpora.dev_is_train:
+        log(f"dev: {corpora.dev_source}: model-best is chosen and tag_prob calibrated on training data")
     # Without gold tags in dev there is nothing to score: every epoch is kept.
     dev_scored = any(t.tag_ for eg in dev_examples for t in eg.reference)
     if not dev_scored:
@@ -77,7 +87,11 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
         nlp.initialize(lambda: train_examples, sgd=optimizer)
 
     curves = TrainingCurves(output_dir, state.epoch)
-    log(f"{'epoch':>5} {'loss':>10} {'dev acc':>8} {'words/s':>8}")
+    weights = training.get("score_weights") or {"tag_acc": 1.0}
+    # Every column named: dev acc is token.tag_ accuracy, dev pos token.pos_
+    # accuracy ("-" without UPOS or dev tags), temperature the tag_prob one
+    # fitted on dev.
+    log(f"{'epoch':>5} {'loss':>10} {'dev acc':>8} {'dev pos':>8} {'words/s':>8} {'temperature':>11}")
     for epoch in range(state.epoch + 1, max_epochs + 1):
         start = time.perf_counter()
         loss = _train_epoch(nlp, train_examples, batcher, optimizer, training, epoch)
@@ -88,15 +102,17 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
             calibration = fit_pipeline_temperatures(nlp, dev_examples) if dev_scored else {}
             scores = nlp.evaluate(dev_examples) if dev_scored else {}
             state.epoch, state.train_seconds = epoch, time.perf_counter() - run_start
-            score = _weighted_score(scores, training.get("score_weights") or {"tag_acc": 1.0})
-            extra = f" pos {scores['pos_acc']:.4f}" if scores.get("pos_acc") is not None else ""
-            extra += "".join(f" temperature {c['temperature']:.3f}" for c in calibration.values())
-            log(f"{epoch:>5} {loss:>10.4f} {_fmt_score(scores.get('tag_acc')):>8} {speed:>8.0f}{extra}")
+            score = _weighted_score(scores, weights)
+            temperatures = "/".join(f"{c['temperature']:.3f}" for c in calibration.values()) or "-"
+            log(
+                f"{epoch:>5} {loss:>10.4f} {_fmt_score(scores.get('tag_acc')):>8} "
+                f"{_fmt_score(scores.get('pos_acc')):>8} {speed:>8.0f} {temperatures:>11}"
+            )
             curves.add(epoch=epoch, loss=loss, tag_acc=scores.get("tag_acc"),
                        pos_acc=scores.get("pos_acc"), seconds=round(state.train_seconds, 1),
                        calibration=calibration)
             if score > state.best_score or not dev_scored:
-                state.best_score = score
+                state.best_score, state.best_epoch = score, epoch
                 nlp.meta[STATE_KEY] = state.to_meta()
                 nlp.meta["performance"] = scores
                 save_atomically(nlp, output_dir / "model-best")
@@ -106,8 +122,17 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
             log(f"stopping: {state.train_seconds / 60:.1f} minutes reached the {options.max_minutes} limit")
             break
     curves.plot(log)
-    best = _fmt_score(state.best_score if dev_scored else None)
-    log(f"best dev score {best}; saved {output_dir / 'model-best'} and {output_dir / 'model-last'}")
+    if dev_scored:
+        log(
+            f"best dev score {_fmt_score(state.best_score)} ({_describe_weights(weights)} on dev) "
+            f"at epoch {state.best_epoch}: saved as {output_dir / 'model-best'}; "
+            f"the last epoch's as {output_dir / 'model-last'}"
+        )
+    else:
+        log(
+            f"no dev score (dev has no tags): {output_dir / 'model-best'} and "
+            f"{output_dir / 'model-last'} are both the last epoch's ({state.best_epoch})"
+        )
     return output_dir / "model-best"
 
 
@@ -122,7 +147,10 @@ def _start(config, output_dir: Path, resume: bool):
         raise FileNotFoundError(f"--resume: no pipeline to resume at {last_dir}")
     nlp = spacy.load(last_dir)
     saved = nlp.meta.get(STATE_KEY, {})
-    state = RunState(saved.get("epoch", 0), saved.get("best_score", -1.0), saved.get("train_seconds", 0.0))
+    state = RunState(
+        saved.get("epoch", 0), saved.get("best_score", -1.0), saved.get("train_seconds", 0.0),
+        saved.get("best_epoch", 0),
+    )
     return nlp, state
 
 
@@ -143,6 +171,14 @@ def _train_epoch(
 
 def _fmt_score(score: Optional[float]) -> str:
     return "-" if score is None else f"{score:.4f}"
+
+
+def _describe_weights(weights: Dict[str, Optional[float]]) -> str:
+    """The score model-best is chosen by: "tag_acc", or "0.5 tag_acc + 0.5 pos_acc"."""
+    used = {k: w for k, w in weights.items() if w}
+    if len(used) == 1 and list(used.values())[0] == 1:
+        return next(iter(used))
+    return " + ".join(f"{w:g} {k}" for k, w in used.items()) or "no score weights"
 
 
 def _weighted_score(scores: Dict[str, float], weights: Dict[str, Optional[float]]) -> float:

@@ -19,6 +19,7 @@ from spacy.tokens import Doc
 from ..data.treebank import Treebank
 from ..pipeline.morphology import has_features
 from ..types import PathLike
+from .config_file import read_config
 from .corpora import Corpora
 
 # The rule-based tokenizer every spaCy language has.
@@ -92,7 +93,8 @@ def prepare(
     epochs: Optional[int] = None,
     log: Callable[[str], None] = print,
 ) -> Tuple[Path, Corpora, Dict[str, object]]:
-    """Read the treebank; write the config with the settings that depend on the
+    """Read the treebank (without a dev split, a seeded share of train is held
+    out as dev, `Corpora.holding_out`); write the config with the settings that depend on the
     data (OUTPUT/config.cfg, which `spacy train` can also use) and the corpora
     as the tagger learns them (OUTPUT/corpus/{train,dev}.spacy).
 
@@ -100,13 +102,19 @@ def prepare(
         into the pipeline's meta.
     """
     dev_file = treebank.split("dev")
-    corpora = Corpora.read(treebank.require("train"), dev_file)
+    if dev_file is None:
+        # Never choose model-best or fit the temperature on training sentences.
+        corpora = Corpora.holding_out(treebank.require("train"))
+    else:
+        corpora = Corpora.read(treebank.require("train"), dev_file)
     train_docs, dev_docs = corpora.train, corpora.dev
-    config = util.load_config(base_config, interpolate=False)
+    config = read_config(base_config)
     language = choose_language(treebank.lang)
     config["nlp"]["lang"] = language.code
     config["nlp"]["tokenizer"] = language.tokenizer
     notes = list(language.notes)
+    if dev_file is None:
+        notes.append(f"no dev split: dev is {corpora.dev_source}")
     if has_real_xpos(train_docs):
         notes.append("tags: XPOS into token.tag_, UPOS into token.pos_")
         unseen = _unseen_tags(train_docs, dev_docs)
@@ -121,7 +129,9 @@ def prepare(
             "UPOS into token.pos_ (and token.tag_)"
         )
         # One output layer, for UPOS; an attribute_ruler copies it from
-        # token.tag_ into token.pos_, where UPOS belongs.
+        # token.tag_ into token.pos_, where UPOS belongs. Patterns, not a
+        # tag map: a tag map also sets token.morph (to no features), which
+        # would wipe the tagger's predicted features.
         upos_as_tags(train_docs)
         if dev_docs is not train_docs:
             upos_as_tags(dev_docs)
@@ -130,7 +140,7 @@ def prepare(
         config["nlp"]["pipeline"] = ["lstm_tagger", "attribute_ruler"]
         config["components"]["attribute_ruler"] = {"factory": "attribute_ruler"}
         config["initialize"]["components"]["attribute_ruler"] = {
-            "tag_map": {label: {"POS": label} for label in labels}
+            "patterns": [{"patterns": [[{"TAG": label}]], "attrs": {"POS": label}} for label in labels]
         }
     notes.extend(_choose_heads(config, train_docs))
     _derive_batches(config["training"], train_docs, epochs)
