@@ -27,7 +27,7 @@ from .output import (
 )
 from .reading import STDIO, BadLinePolicy, fields_of, read_documents
 from .signals import stop_on_signals
-from .writing import OUTPUT_FORMATS, WRITERS
+from .writing import OUTPUT_FORMATS, writer_for
 
 INPUT_FORMATS = ("text", "jsonl")
 ON_ERROR = ("skip", "stop")
@@ -184,7 +184,7 @@ def tag_file(
     output_format = output_format or format_of(output_path, OUTPUT_FORMATS, "jsonl")
     check_options(batch_size, n_process, input_format, output_format, on_error)
     check_paths(input_path, output_path, resume)
-    write_doc = WRITERS[output_format]
+    write_doc = writer_for(output_format, nlp)
     policy = BadLinePolicy(on_error, warn or warn_above_progress)
     stats = TagStats()
     start = time.perf_counter()

@@ -20,7 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import spacy
@@ -45,7 +45,7 @@ from .output import (
 )
 from .signals import stop_on_signals
 from .reading import BadLinePolicy, fields_of, read_documents
-from .writing import WRITERS
+from .writing import token_value, writer_for, written_fields
 MANIFEST = "manifest.json"
 # Input per block, the unit of work that Ray schedules and redoes after a worker
 # dies: small enough to spread a shard over workers, large enough to be cheap.
@@ -70,7 +70,8 @@ def tag_dataset(
     batch_size (int): rows an actor tags at once.
     RETURNS (ray.data.Dataset): the input's columns and, per row, lists of the
         tokens' "tokens" (texts), "tags", "pos" (UPOS, "" if not predicted) and
-        "probs" (each tag's probability).
+        "probs" (each tag's probability); with a pipeline that writes them (as
+        `tag`'s JSONL fields), "morph" (FEATS strings) and "lemmas" ("" for none).
     """
     return _map_tagger(dataset, model, text_column, None, workers, batch_size)
 
@@ -88,7 +89,8 @@ class TagBatch:
         torch.set_num_threads(1)  # one actor a CPU: more threads would fight over it
         self.nlp = spacy.load(model)
         self.text_column = text_column
-        self.write = WRITERS[output_format] if output_format else None
+        self.write = writer_for(output_format, self.nlp) if output_format else None
+        self.fields = written_fields(self.nlp)
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, numpy.ndarray]:
         if self.text_column not in batch:
@@ -101,7 +103,7 @@ class TagBatch:
         # so that a long-lived actor's memory stays flat.
         with self.nlp.memory_zone():
             if self.write is None:
-                batch.update(token_columns(self.nlp.pipe(texts)))
+                batch.update(token_columns(self.nlp.pipe(texts), self.fields))
             else:
                 batch.update(self.records(texts, batch["line"], batch["problem"], batch.get("fields")))
         return batch
@@ -119,12 +121,21 @@ class TagBatch:
         return {"record": records, "words": words}
 
 
-def token_columns(docs: Iterator) -> Dict[str, numpy.ndarray]:
-    columns: Dict[str, list] = {"tokens": [], "tags": [], "pos": [], "probs": []}
+# The Dataset column of each of writing.EXTRA_FIELDS.
+FIELD_COLUMNS = {"morph": "morph", "lemma": "lemmas"}
+
+
+def token_columns(docs: Iterator, fields: Sequence[str] = ()) -> Dict[str, numpy.ndarray]:
+    """The token columns of `tag_dataset`, with a column for each of the
+    `fields` (writing.EXTRA_FIELDS) that the pipeline writes."""
+    extra = {FIELD_COLUMNS[field]: field for field in fields}
+    columns: Dict[str, list] = {"tokens": [], "tags": [], "pos": [], **{name: [] for name in extra}, "probs": []}
     for doc in docs:
         columns["tokens"].append([token.text for token in doc])
         columns["tags"].append([token.tag_ for token in doc])
         columns["pos"].append([token.pos_ for token in doc])
+        for name, field in extra.items():
+            columns[name].append([token_value(token, field) for token in doc])
         columns["probs"].append([token._.get(TAG_PROB) for token in doc])
     return {name: _object_array(values) for name, values in columns.items()}
 
