@@ -93,3 +93,16 @@ def run_python():
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def morph_pipeline(tmp_path_factory) -> Path:
+    """The directory of a small pipeline overfit to test_morph's sentences: it
+    writes their tags, UPOS, FEATS and lemmas exactly."""
+    from test_morph import analyses, expected, trained
+
+    nlp, _ = trained()
+    assert analyses(nlp) == expected()
+    path = tmp_path_factory.mktemp("morph") / "pipeline"
+    nlp.to_disk(path)
+    return path

@@ -711,3 +711,115 @@ def test_conllu_columns_carry_upos_xpos_and_the_models_probability(upos_pipeline
         ]
         expected.append("")
     assert (tmp_path / "out.txt").read_text(encoding="utf-8").split("\n") == expected + [""]
+
+
+# test_morph's sentences, which the morph_pipeline fixture overfits: (word,
+# tag = UPOS, FEATS, lemma) of each token, written out by hand.
+from test_morph import SENTENCES as MORPH_SENTENCES  # noqa: E402
+
+MORPH_TEXTS = [" ".join(word for word, *_ in sentence) for sentence in MORPH_SENTENCES]
+
+
+def conllu_rows(path):
+    """The columns of each token line of a CoNLL-U file, but MISC."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [line.split("\t")[:9] for line in lines if line and not line.startswith("#")]
+
+
+def test_jsonl_tokens_carry_the_features_and_lemmas_of_the_pipeline(morph_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("".join(text + "\n" for text in MORPH_TEXTS), encoding="utf-8")
+    assert main(["tag", str(morph_pipeline), str(source), str(tmp_path / "out.jsonl"), "--quiet"]) == 0
+    records = read_jsonl(tmp_path / "out.jsonl")
+    for record, sentence in zip(records, MORPH_SENTENCES, strict=True):
+        for token, (word, tag, feats, lemma) in zip(record["tokens"], sentence, strict=True):
+            assert list(token) == ["text", "tag", "pos", "morph", "lemma", "prob"]
+            assert token["prob"] > 0.5
+            del token["prob"]
+            assert token == {
+                "text": word, "tag": tag, "pos": tag, "morph": "" if feats == "_" else feats, "lemma": lemma
+            }
+
+
+def test_conllu_lemma_and_feats_columns(morph_pipeline, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("".join(text + "\n" for text in MORPH_TEXTS), encoding="utf-8")
+    target = tmp_path / "out.conllu"
+    assert main(["tag", str(morph_pipeline), str(source), str(target), "--quiet"]) == 0
+    expected = [
+        [str(i), word, lemma, tag, tag, feats, "_", "_", "_"]
+        for sentence in MORPH_SENTENCES
+        for i, (word, tag, feats, lemma) in enumerate(sentence, start=1)
+    ]
+    assert conllu_rows(target) == expected
+    docs = list(read_conllu(target, spacy.blank("en").vocab))
+    assert [[(t.lemma_, str(t.morph) or "_") for t in doc] for doc in docs] == [
+        [(lemma, feats) for _, _, feats, lemma in sentence] for sentence in MORPH_SENTENCES
+    ]
+
+
+@Language.component("test_odd_lemmas", assigns=["token.lemma"])
+def odd_lemmas(doc):
+    """Lemmas (and for the first token a FEATS value) with a tab and line
+    breaks, as a component of someone else's might write them."""
+    for token in doc:
+        token.lemma_ = f"{token.text.lower()}\t\n\n\u2028x"
+    if len(doc):
+        doc[0].set_morph("Note=a\tb")
+    return doc
+
+
+def test_a_value_with_a_tab_or_line_break_cannot_break_a_conllu_line(toy_pipeline, tmp_path):
+    nlp = spacy.load(toy_pipeline)
+    nlp.add_pipe("test_odd_lemmas")
+    source = tmp_path / "in.txt"
+    source.write_text(TOY_TEXTS[0] + "\n", encoding="utf-8")
+    tag_file(nlp, source, tmp_path / "out.conllu", progress=False)
+    # Replaced by spaces: each a column of its own token line still.
+    assert conllu_rows(tmp_path / "out.conllu") == [
+        [str(i), word, f"{word.lower()}    x", "_", tag, "Note=a b" if i == 1 else "_", "_", "_", "_"]
+        for i, (word, tag) in enumerate(zip(TOY_TEXTS[0].split(), TOY_TAGS[0]), start=1)
+    ]
+    # JSON holds any string as it is; the pipeline assigns lemmas, not morph.
+    tag_file(nlp, source, tmp_path / "out.jsonl", progress=False)
+    # (JSONL lines end at "\n" only: U+2028 is a character of a JSON string.)
+    (line,) = (tmp_path / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    tokens = json.loads(line)["tokens"]
+    assert [list(token) for token in tokens] == [["text", "tag", "pos", "lemma", "prob"]] * 5
+    assert tokens[1]["lemma"] == "dog\t\n\n\u2028x"
+
+
+@Language.component("test_period_lemmas", assigns=["token.lemma"])
+def period_lemmas(doc):
+    for token in doc:
+        if token.text == ".":
+            token.lemma_ = ".\n\n."
+    return doc
+
+
+# CoNLL-U does not say where a document ends: resume keeps all but the last.
+@pytest.mark.parametrize("name, kept", [("out.jsonl", 2), ("out.conllu", 1)])
+def test_resume_keeps_documents_with_features_and_lemmas(morph_pipeline, tmp_path, name, kept):
+    nlp = spacy.load(morph_pipeline)
+    nlp.add_pipe("test_period_lemmas")  # a lemma that would end a CoNLL-U sentence
+    source, target = tmp_path / "in.txt", tmp_path / name
+    source.write_bytes(f"{MORPH_TEXTS[0]}\n{MORPH_TEXTS[1]}\na\x00b\n{MORPH_TEXTS[2]}\n".encode())
+    stats = tag_file(
+        nlp, source, target, batch_size=1, progress=False,
+        warn=lambda message: os.kill(os.getpid(), signal.SIGINT),
+    )
+    assert stats.interrupted == "SIGINT" and stats.docs == 2
+    stats = tag_file(nlp, source, target, resume=True, progress=False, warn=lambda message: None)
+    assert (stats.resumed_docs, stats.docs) == (kept, 3 - kept)
+    tag_file(nlp, source, tmp_path / f"expected-{name}", progress=False, warn=lambda message: None)
+    assert target.read_text() == (tmp_path / f"expected-{name}").read_text()
+    sentences = [MORPH_SENTENCES[0], MORPH_SENTENCES[1], MORPH_SENTENCES[2]]
+    if name.endswith(".conllu"):
+        assert [row[2] for row in conllu_rows(target)] == [
+            ".  ." if word == "." else lemma for sentence in sentences for word, _, _, lemma in sentence
+        ]
+        assert [row[5] for row in conllu_rows(target)] == [f for s in sentences for _, _, f, _ in s]
+    else:
+        assert [[(t["morph"] or "_", t["lemma"]) for t in r["tokens"]] for r in read_jsonl(target)] == [
+            [(feats, ".\n\n." if word == "." else lemma) for word, _, feats, lemma in s] for s in sentences
+        ]
