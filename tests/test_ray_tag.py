@@ -25,6 +25,13 @@ from spacy_lstm_tagger.tagging.ray_engine import MANIFEST, TagBatch, tag_dataset
 from spacy_lstm_tagger.tagging.local import BadLineError, TagIOError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
+from test_morph import SENTENCES as MORPH_SENTENCES  # noqa: E402
+
+# test_morph's sentences, which the morph_pipeline fixture overfits, and their
+# FEATS ("" for none) and lemmas as written there by hand.
+MORPH_TEXTS = [" ".join(word for word, *_ in sentence) for sentence in MORPH_SENTENCES]
+MORPH_FEATS = [["" if feats == "_" else feats for _, _, feats, _ in sentence] for sentence in MORPH_SENTENCES]
+MORPH_LEMMAS = [[lemma for *_, lemma in sentence] for sentence in MORPH_SENTENCES]
 
 SHARDS = 6
 LINES_PER_SHARD = 3500  # 21,000 lines in all
@@ -167,6 +174,22 @@ def test_an_actor_frees_the_strings_of_every_batch(toy_pipeline):
     assert len(actor.nlp.vocab.strings) == strings
 
 
+def test_an_actor_adds_features_and_lemmas_where_the_pipeline_writes_them(morph_pipeline, toy_pipeline):
+    texts = numpy.array(MORPH_TEXTS, dtype=object)
+    batch = TagBatch(str(morph_pipeline), "text", None)({"text": texts})
+    assert [list(row) for row in batch["morph"]] == MORPH_FEATS
+    assert [list(row) for row in batch["lemmas"]] == MORPH_LEMMAS
+    batch = TagBatch(str(toy_pipeline), "text", None)({"text": numpy.array(TOY_TEXTS, dtype=object)})
+    assert sorted(batch) == ["pos", "probs", "tags", "text", "tokens"]
+    # Records as `tag` writes them: JSONL tokens with "morph" and "lemma".
+    actor = TagBatch(str(morph_pipeline), "text", "jsonl")
+    lines = numpy.arange(1, len(texts) + 1)
+    batch = actor({"text": texts, "line": lines, "problem": numpy.full(len(texts), "", dtype=object)})
+    records = [json.loads(record) for record in batch["record"]]
+    assert [[t["morph"] for t in r["tokens"]] for r in records] == MORPH_FEATS
+    assert [[t["lemma"] for t in r["tokens"]] for r in records] == MORPH_LEMMAS
+
+
 @pytest.mark.slow
 def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_python):
     shards, expected = corpus
@@ -281,6 +304,28 @@ def test_tag_dataset_adds_tokens_tags_and_probabilities(toy_pipeline, local_ray)
     assert [list(row["tags"]) for row in rows] == [[t.tag_ for t in doc] for doc in docs]
     assert [list(row["pos"]) for row in rows] == [[t.pos_ for t in doc] for doc in docs]
     assert [list(row["probs"]) for row in rows] == [[t._.tag_prob for t in doc] for doc in docs]
+    assert "morph" not in rows[0] and "lemmas" not in rows[0]  # the toy pipeline writes neither
+
+
+@pytest.mark.slow
+def test_features_and_lemmas_in_datasets_and_shards(morph_pipeline, local_ray, tmp_path):
+    dataset = ray.data.from_items([{"id": i, "text": text} for i, text in enumerate(MORPH_TEXTS)])
+    rows = sorted(tag_dataset(dataset, morph_pipeline, workers=1, batch_size=2).take_all(), key=lambda r: r["id"])
+    assert [list(row["morph"]) for row in rows] == MORPH_FEATS
+    assert [list(row["lemmas"]) for row in rows] == MORPH_LEMMAS
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.txt").write_text("".join(text + "\n" for text in MORPH_TEXTS))
+    for output_format in ("jsonl", "conllu"):
+        tag_shards(morph_pipeline, shards, tmp_path / output_format, output_format=output_format,
+                   workers=1, progress=False)
+        expected = tmp_path / f"a.{output_format}"
+        tag_file(spacy.load(morph_pipeline), shards / "a.txt", expected, progress=False)
+        written = (tmp_path / output_format / f"a.{output_format}").read_text()
+        assert written == expected.read_text()
+    rows = [line.split("\t") for line in written.splitlines() if line and not line.startswith("#")]
+    assert [row[2] for row in rows] == [lemma for lemmas in MORPH_LEMMAS for lemma in lemmas]
+    assert [row[5] for row in rows] == [feats or "_" for sentence in MORPH_FEATS for feats in sentence]
 
 
 @pytest.mark.slow
