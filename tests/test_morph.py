@@ -11,12 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from spacy.strings import StringStore
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
     LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, rules_seen,
 )
+from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
 
 from helpers import SMALL_MODEL
@@ -283,3 +285,15 @@ def test_scores_are_spacys_keys_with_their_values():
     assert scores["morph_per_feat"]["Definite"]["f"] == 1.0
     weights = nlp.config["training"]["score_weights"]
     assert weights["morph_acc"] == 0.0 and weights["lemma_acc"] == 0.0 and weights["morph_per_feat"] is None
+
+
+def test_per_feature_scores_of_gold_docs_with_a_vocab_of_their_own():
+    """A predicted FEATS combination that the gold Docs' strings lack (the
+    per-feature heads can make new ones) is scored, not a KeyError."""
+    predicted = Doc(Vocab(), words=["dogs", "ran"], morphs=["Case=Nom|Number=Plur", "Tense=Past"])
+    gold = Doc(Vocab(), words=["dogs", "ran"], morphs=["Case=Nom|Number=Sing", "Tense=Past"])
+    scores = score_tagger([Example(predicted, gold)], attrs=("morph",))
+    assert scores["morph_acc"] == 0.5
+    assert {name: feat["f"] for name, feat in scores["morph_per_feat"].items()} == {
+        "Case": 1.0, "Number": 0.0, "Tense": 1.0,
+    }

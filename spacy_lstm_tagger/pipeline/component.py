@@ -48,6 +48,14 @@ def score_tagger(
     scores: Dict[str, Any] = {}
     for attr in attrs:
         if attr == "morph":
+            # spaCy's per-feature scorer reads a predicted FEATS string from the
+            # gold Doc's strings, which lack a combination that only the
+            # prediction has when the gold Docs have a vocab of their own.
+            for eg in examples:
+                if eg.reference.vocab is not eg.predicted.vocab:
+                    add = eg.reference.vocab.strings.add
+                    for token in eg.predicted:
+                        add(str(token.morph))
             scores.update(Scorer.score_token_attr(examples, "morph", getter=morph_key_getter, **kwargs))
             scores.update(
                 Scorer.score_token_attr_per_feat(examples, "morph", getter=morph_key_getter, **kwargs)
