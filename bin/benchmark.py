@@ -385,6 +385,19 @@ def scores_of(examples: list, real_xpos: bool, has_feats: bool, has_lemmas: bool
     }
 
 
+# Published UDPipe 2 scores, for context: the UD 2.15 models (241121), test
+# split, gold tokenization, F1 of conll18_ud_eval.py; the models use
+# multilingual BERT, which this project does not. Source: "Universal
+# Dependencies 2.15 Models", Model Performance, gold tokenization rows
+# (https://ufal.mff.cuni.cz/udpipe/2/models, docs/models_ud215.md in ufal/udpipe).
+UDPIPE2_UD215 = {
+    "en_ewt": {"pos": 97.50, "tag": 97.17, "morph": 97.97, "lemma": 97.87},
+    "el_gdt": {"pos": 98.28, "tag": 98.30, "morph": 95.85, "lemma": 96.13},
+    "hu_szeged": {"pos": 96.84, "tag": None, "morph": 94.43, "lemma": 95.02},
+    "vi_vtb": {"pos": 89.83, "tag": 88.75, "morph": None, "lemma": 99.51},
+}
+
+
 def per_language(args: argparse.Namespace) -> None:
     """One row per treebank: UPOS, real XPOS, FEATS and lemma accuracy of both
     pipelines on the split with gold tokens, words/s at args.threads, training
@@ -399,7 +412,7 @@ def per_language(args: argparse.Namespace) -> None:
               "words/s ours", "words/s spaCy", "ours/spaCy", "train ours (best/all)",
               "train spaCy"]
     goal_header = ["treebank", "FEATS goal", "FEATS ours", "met", "lemma goal", "lemma ours", "met"]
-    rows, goal_rows, notes = [], [], []
+    rows, goal_rows, udpipe_rows, notes = [], [], [], []
     for folder, ours, theirs, *seconds in args.treebank:
         data = argparse.Namespace(data=Path(folder), split=args.split)
         path, gold = read_gold(data)
@@ -437,6 +450,14 @@ def per_language(args: argparse.Namespace) -> None:
             goal_row += [f"{target:.2f}", f"{acc['ours'][attr]:.2f}",
                          "yes" if acc["ours"][attr] >= target else "no"]
         goal_rows.append(goal_row)
+        published = UDPIPE2_UD215.get(treebank)
+        if published:
+            udpipe_rows.append([treebank] + [
+                f"{_fmt(acc['ours'][attr], '{:.2f}')} / {_fmt(published[attr], '{:.2f}')}"
+                + (f" ({acc['ours'][attr] - published[attr]:+.2f})"
+                   if acc["ours"][attr] is not None and published[attr] is not None else "")
+                for attr in ("pos", "tag", "morph", "lemma")
+            ])
         notes.append(
             f"{path}: {len(sentences)} sentences, {n_words} words; ours {ours} "
             f"({'+'.join(nlps['ours'].pipe_names)}), spaCy {theirs} ({'+'.join(nlps['spacy'].pipe_names)}); "
@@ -456,6 +477,12 @@ def per_language(args: argparse.Namespace) -> None:
     print("Goal: a point above spaCy, or half of spaCy's errors where spaCy is within 2 points of 100.")
     print()
     print(_markdown(goal_header, goal_rows) if args.markdown else _plain(goal_header, goal_rows))
+    if udpipe_rows:
+        header = ["treebank", "UPOS ours / UDPipe 2", "XPOS", "FEATS", "lemma"]
+        print()
+        print("Published UDPipe 2 (UD 2.15 models, multilingual BERT, gold tokens), and our gap to it:")
+        print()
+        print(_markdown(header, udpipe_rows) if args.markdown else _plain(header, udpipe_rows))
 
 
 def profile(args: argparse.Namespace) -> None:
