@@ -399,22 +399,28 @@ class CellTexts(HTMLParser):
             self._cell.append(data)
 
 
-# Words and a gold tag that mean something in HTML, and a gold tag the toy model
-# never predicts, so that every one of them is an error the report lists.
+# Words, a gold tag, features and lemmas that mean something in HTML, and
+# predictions the pipeline below makes for every word (a gold tag the toy model
+# never predicts), so that every one of them is an error the report lists.
 HOSTILE_WORDS = ["<blink>x</blink>", "a&amp;b", "\"q'", "&", "<script>alert(1)</script>"]
 HOSTILE_TAG = "<i>T</i>&amp;"
+HOSTILE_FEATURE, HOSTILE_VALUE, HOSTILE_PREDICTED_VALUE = "<em>F</em>", "<kbd>x</kbd>&amp;", "<i>p</i>&"
+HOSTILE_LEMMA, HOSTILE_PREDICTED_LEMMA = "<u>l</u>&lt;", "<s>w</s>&gt;"
 
 
 def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys):
-    gold = write_conllu(
-        tmp_path / "gold<i>&.conllu",
-        [(["The", *HOSTILE_WORDS, "ate"], ["DET", *[HOSTILE_TAG] * len(HOSTILE_WORDS), "V"])],
-    )
-    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    sentence = [("The", "DET", "_", "the"),
+                *[(w, HOSTILE_TAG, f"{HOSTILE_FEATURE}={HOSTILE_VALUE}", HOSTILE_LEMMA) for w in HOSTILE_WORDS],
+                ("ate", "V", "_", "eat")]
+    gold = write_full_conllu(tmp_path / "gold<i>&.conllu", [sentence])
+    predicted = {w.lower(): (f"{HOSTILE_FEATURE}={HOSTILE_PREDICTED_VALUE}", HOSTILE_PREDICTED_LEMMA)
+                 for w in HOSTILE_WORDS}
+    model = ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled", predicted)
+    run_evaluate(capsys, model, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
     page = CellTexts()
     page.feed((tmp_path / "r.html").read_text(encoding="utf-8"))
     # No element came from the data: the page's own ones only, one script.
-    assert not {"blink", "i"} & set(page.elements)
+    assert not {"blink", "i", "em", "kbd", "u", "s"} & set(page.elements)
     assert page.elements.count("script") == 1
     # Each word and tag reads as written: in the error list's word, gold and context cells,
     # the per-tag and confusion tables.
@@ -422,8 +428,15 @@ def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys
         assert word in page.cells
         assert any(word in cell and cell != word for cell in page.cells), word  # a context
     assert page.cells.count(HOSTILE_TAG) >= len(HOSTILE_WORDS) + 2
-    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
-    assert sorted(e["word"] for e in errors) == sorted(w.lower() for w in HOSTILE_WORDS)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sorted(e["word"] for e in report["errors"]) == sorted(w.lower() for w in HOSTILE_WORDS)
+    # The feature tables (per feature, values, whole FEATS) and the lemma errors' cells.
+    assert page.cells.count(HOSTILE_FEATURE) == 2
+    assert {HOSTILE_VALUE, HOSTILE_PREDICTED_VALUE, f"{HOSTILE_FEATURE}={HOSTILE_VALUE}",
+            f"{HOSTILE_FEATURE}={HOSTILE_PREDICTED_VALUE}"} <= set(page.cells)
+    assert page.cells.count(HOSTILE_LEMMA) == page.cells.count(HOSTILE_PREDICTED_LEMMA) == len(HOSTILE_WORDS)
+    lemma_errors = [e["word"] for e in report["lemma"]["errors"] if e["gold"] == HOSTILE_LEMMA]
+    assert sorted(lemma_errors) == sorted(HOSTILE_WORDS)
 
 
 # Features and lemmas. (word, XPOS, FEATS, LEMMA) written by hand, and what the
@@ -444,7 +457,7 @@ MORPH_PREDICTED = {  # word: (FEATS, lemma)
     "dogs": ("Number=Sing", "dogs"),  # Number Plur -> Sing; lemma dog -> dogs
     "ate": ("Tense=Past|VerbForm=Fin", "eat"),  # no Mood
     "apple": ("Number=Sing", "apple"),
-    "everybody": ("Number=Sing|PronType=Tot", "everybody"),
+    "everybody": ("Number=Sing|Person=3|PronType=Tot", "everybody"),  # Person too
     "read": ("Tense=Pres|VerbForm=Fin", "read"),  # Tense Past -> Pres
     "that": ("PronType=Dem", "that"),  # no Number
     "book": ("Number=Sing", "book"),
@@ -479,20 +492,21 @@ def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsy
     out = run_evaluate(capsys, model, gold, "--json", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     morph, lemma = report["morph"], report["lemma"]
-    # 13 tokens; FEATS right: The, the, apple, Everybody, book, The, pizzas.
+    # 13 tokens; FEATS right: The, the, apple, book, The, pizzas.
     # Unseen: dogs (wrong), cat (wrong: gold _), pizzas (right).
-    assert morph["tokens"] == 13 and morph["accuracy"] == pytest.approx(7 / 13)
+    assert morph["tokens"] == 13 and morph["accuracy"] == pytest.approx(6 / 13)
     assert morph["seen"] == {
-        "seen": {"tokens": 10, "accuracy": pytest.approx(6 / 10)},
+        "seen": {"tokens": 10, "accuracy": pytest.approx(5 / 10)},
         "unseen": {"tokens": 3, "accuracy": pytest.approx(1 / 3)},
     }
     # Per feature, over the 12 tokens whose gold FEATS is not _ (cat is left out):
     # Number: tp apple Everybody book pizzas, fp dogs, fn dogs that; Mood: fn ate ate;
-    # Tense: tp ate ate, fp and fn read; Definite 3, PronType 5, VerbForm 3 right.
+    # Tense: tp ate ate, fp and fn read; Person: fp Everybody; Definite 3, PronType 5,
+    # VerbForm 3 right.
     row = {r["feature"]: r for r in morph["per_feature"]}
     assert [r["feature"] for r in morph["per_feature"]] == [
         # By errors (tokens where gold and prediction differ), then support.
-        "Number", "Mood", "Tense", "PronType", "Definite", "VerbForm"
+        "Number", "Mood", "Tense", "Person", "PronType", "Definite", "VerbForm"
     ]
     assert row["Number"] == {
         "feature": "Number", "accuracy": pytest.approx(4 / 6), "precision": pytest.approx(4 / 5),
@@ -506,16 +520,22 @@ def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsy
         "feature": "Tense", "accuracy": pytest.approx(2 / 3), "precision": pytest.approx(2 / 3),
         "recall": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3), "support": 3, "errors": 1,
     }
+    assert row["Person"] == {
+        "feature": "Person", "accuracy": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0,
+        "support": 0, "errors": 1,
+    }
     assert [(row[f]["support"], row[f]["f1"], row[f]["errors"]) for f in ("PronType", "Definite", "VerbForm")] == [
         (5, 1.0, 0), (3, 1.0, 0), (3, 1.0, 0)
     ]
-    # tp 17, fp 2 (dogs, read), fn 5 (dogs, that, ate, ate, read).
+    # tp 17, fp 3 (dogs, Everybody, read), fn 5 (dogs, ate, ate, read, that).
     assert morph["micro"] == {
-        "precision": pytest.approx(17 / 19), "recall": pytest.approx(17 / 22), "f1": pytest.approx(34 / 41)
+        "precision": pytest.approx(17 / 20), "recall": pytest.approx(17 / 22), "f1": pytest.approx(34 / 42)
     }
     assert morph["errors"] == [
         {"gold": "Mood=Ind|Tense=Past|VerbForm=Fin", "predicted": "Tense=Past|VerbForm=Fin", "count": 2, "word": "ate"},
         {"gold": "Number=Plur", "predicted": "Number=Sing", "count": 1, "word": "dogs"},
+        {"gold": "Number=Sing|PronType=Tot", "predicted": "Number=Sing|Person=3|PronType=Tot", "count": 1,
+         "word": "Everybody"},
         {"gold": "Tense=Past|VerbForm=Fin", "predicted": "Tense=Pres|VerbForm=Fin", "count": 1, "word": "read"},
         {"gold": "Number=Sing|PronType=Dem", "predicted": "PronType=Dem", "count": 1, "word": "that"},
         {"gold": "_", "predicted": "Number=Sing", "count": 1, "word": "cat"},
@@ -523,6 +543,7 @@ def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsy
     assert morph["value_errors"] == [
         {"feature": "Mood", "gold": "Ind", "predicted": "_", "count": 2, "word": "ate"},
         {"feature": "Number", "gold": "Plur", "predicted": "Sing", "count": 1, "word": "dogs"},
+        {"feature": "Person", "gold": "_", "predicted": "3", "count": 1, "word": "Everybody"},
         {"feature": "Tense", "gold": "Past", "predicted": "Pres", "count": 1, "word": "read"},
         {"feature": "Number", "gold": "Sing", "predicted": "_", "count": 1, "word": "that"},
     ]
@@ -534,7 +555,7 @@ def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsy
                    {"word": "pizzas", "gold": "pizza", "predicted": "pizzas", "count": 1}],
     }
     assert report["not_evaluated"] == {}
-    assert f"features (FEATS) accuracy {7 / 13:.4f} (13 tokens)" in out
+    assert f"features (FEATS) accuracy {6 / 13:.4f} (13 tokens)" in out
     assert f"lemma accuracy {11 / 13:.4f} (13 tokens)" in out
     assert "     2x Mood=Ind|Tense=Past|VerbForm=Fin > Tense=Past|VerbForm=Fin (ate)" in out
     assert "     1x dogs: dog > dogs" in out
@@ -543,9 +564,12 @@ def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsy
 
 def test_features_and_lemmas_agree_with_spacys_scorer(toy_pipeline, tmp_path, capsys):
     model = ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled")
-    gold = write_full_conllu(tmp_path / "gold.conllu", MORPH_GOLD)
+    # "apple" without a gold lemma: not counted.
+    sentences = [MORPH_GOLD[0][:4] + [("apple", "NN", "Number=Sing", "_")], *MORPH_GOLD[1:]]
+    gold = write_full_conllu(tmp_path / "gold.conllu", sentences)
     run_evaluate(capsys, model, gold, "--json", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["lemma"]["tokens"], report["lemma"]["accuracy"]) == (12, pytest.approx(10 / 12))
     nlp = spacy.load(model)
     examples = [Example(nlp(Doc(nlp.vocab, words=[t.text for t in doc])), doc)
                 for doc in read_docs(gold, nlp.vocab)]

@@ -82,7 +82,7 @@ def morph_figures(words: Sequence[str], gold: numpy.ndarray, guess: numpy.ndarra
         if g == EMPTY:  # spaCy's per-feature scores leave these tokens out
             continue
         g_values, p_values = feature_values(g), feature_values(p)
-        for feature in set(g_values) | set(p_values):
+        for feature in sorted(set(g_values) | set(p_values)):
             c = counts.setdefault(feature, {"tp": 0, "fp": 0, "fn": 0, "either": 0})
             c["either"] += 1
             gv, pv = g_values.get(feature), p_values.get(feature)
