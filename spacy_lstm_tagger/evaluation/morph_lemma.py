@@ -6,20 +6,17 @@ Features are counted as spaCy's Scorer counts them (`morph_acc`,
 `morph_per_feat`, `morph_micro_*`): whole FEATS strings over the tokens with
 gold FEATS ("_" included); per feature, "Feature=Value" pairs over the tokens
 whose gold FEATS is not "_", a wrong value being both a false positive and a
-false negative. Lemmas as spaCy's `lemma_acc`: over the tokens with a gold lemma.
+false negative; a multiple value ("PronType=Int,Rel") is one value. Lemmas as
+spaCy's `lemma_acc`: over the tokens with a gold lemma.
 """
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-EMPTY = "_"  # FEATS without features, and a feature a token does not have
+from ..pipeline.morphology import EMPTY, feats_dict, has_features
+
 N_ERRORS = 25
-
-
-def has_features(feats: numpy.ndarray) -> bool:
-    """Whether any token has a feature ("" is no FEATS, "_" none of them)."""
-    return any(f not in ("", EMPTY) for f in feats.tolist())
 
 
 def not_evaluated(gold: numpy.ndarray, guess: numpy.ndarray, written: bool, kind: str) -> Optional[str]:
@@ -29,15 +26,13 @@ def not_evaluated(gold: numpy.ndarray, guess: numpy.ndarray, written: bool, kind
     written: the lstm_tagger writes the attribute; another component may too.
     """
     if kind == "morph":
-        gold_has, pipeline_has = has_features(gold), written or bool((guess != "").any())
-        what = ("FEATS", "token.morph")
+        gold_has, gold_name, attr = has_features(gold.tolist()), "FEATS", "token.morph"
     else:
-        gold_has, pipeline_has = bool((gold != "").any()), written or bool((guess != "").any())
-        what = ("lemmas", "token.lemma_")
+        gold_has, gold_name, attr = bool((gold != "").any()), "lemmas", "token.lemma_"
     if not gold_has:
-        return f"the gold corpus has no {what[0]}"
-    if not pipeline_has:
-        return f"the pipeline writes no {what[1]}"
+        return f"the gold corpus has no {gold_name}"
+    if not (written or (guess != "").any()):
+        return f"the pipeline writes no {attr}"
     return None
 
 
@@ -50,14 +45,6 @@ def seen_split(right: numpy.ndarray, has_gold: numpy.ndarray, seen: numpy.ndarra
         group: share_right(right[has_gold & mask])
         for group, mask in (("seen", seen), ("unseen", ~seen))
     }
-
-
-def feature_values(feats: str) -> Dict[str, str]:
-    """{feature: value} of a FEATS string ("" and "_": {}); a multiple value
-    such as "Int,Rel" is one value, as spaCy's Scorer takes it."""
-    if feats in ("", EMPTY):
-        return {}
-    return dict(pair.split("=", 1) for pair in feats.split("|"))
 
 
 def morph_figures(words: Sequence[str], gold: numpy.ndarray, guess: numpy.ndarray, seen: numpy.ndarray) -> Dict:
@@ -81,7 +68,7 @@ def morph_figures(words: Sequence[str], gold: numpy.ndarray, guess: numpy.ndarra
             example.setdefault((g, p), word)
         if g == EMPTY:  # spaCy's per-feature scores leave these tokens out
             continue
-        g_values, p_values = feature_values(g), feature_values(p)
+        g_values, p_values = feats_dict(g), feats_dict(p)
         for feature in sorted(set(g_values) | set(p_values)):
             c = counts.setdefault(feature, {"tp": 0, "fp": 0, "fn": 0, "either": 0})
             c["either"] += 1
