@@ -159,7 +159,9 @@ def test_scorer_and_score_weights(toy_pipeline):
     assert nlp.config["components"]["lstm_tagger"]["scorer"] == {
         "@scorers": "spacy_lstm_tagger.tagger_scorer.v1"
     }
-    assert nlp.config["training"]["score_weights"] == {"tag_acc": 1.0, "pos_acc": 0.0}
+    assert nlp.config["training"]["score_weights"] == {
+        "tag_acc": 1.0, "pos_acc": 0.0, "morph_acc": 0.0, "morph_per_feat": None, "lemma_acc": 0.0,
+    }
 
     @spacy.registry.scorers("test_drop_in.half_scorer.v1")
     def make_half_scorer():

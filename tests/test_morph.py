@@ -3,18 +3,22 @@ gives tag_, pos_, morph and lemma_."""
 import os
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 import srsly
 from hypothesis import given
 from hypothesis import strategies as st
+from spacy.strings import StringStore
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
-    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule,
+    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, rules_seen,
 )
+from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
 
 from helpers import SMALL_MODEL
@@ -52,7 +56,7 @@ def examples_of(nlp, sentences=SENTENCES, **kwargs):
 def trained(annotate=ALL, morph_mode="whole", updates=150, sentences=SENTENCES, **kwargs):
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("lstm_tagger", config={"annotate": annotate, "morph_mode": morph_mode, "model": FAST})
+    nlp.add_pipe("lstm_tagger", config={"annotate": annotate, "morph_mode": morph_mode, "model": FAST, "lemma_min_count": 1})
     examples = examples_of(nlp, sentences, **kwargs)
     optimizer = nlp.initialize(lambda: examples)
     optimizer.learn_rate = 0.01
@@ -145,6 +149,38 @@ def test_lemmatizer_falls_back_to_next_rule_then_to_the_form():
     assert lemmatizer.lemma("cat", "NOUN", [0, 1]) == "cat"  # none applies: the form
     assert lemmatizer.lemma("mice", "NOUN", [1]) == "mouse"  # the lookup decides
     assert lemmatizer.lemma("mice", "VERB", [1]) == "mice"  # not for another tag
+
+
+def test_lemma_ids_take_the_best_rule_that_applies_per_row():
+    """The batch path: only the best rule unless it cannot apply; the cache
+    per (form, tag, best rule) never hands one row's fallback to another."""
+    rules = [LemmaRule("lower", "", "", "was", "be"), LemmaRule("lower", "", "", "s", ""),
+             LemmaRule("lower", "", "", "", "")]
+    lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}})
+    strings = StringStore()
+    forms = ["dogs", "was", "cat", "mice", "dogs", "cat", "mice"]
+    tags = ["NOUN", "AUX", "NOUN", "NOUN", "NOUN", "NOUN", "VERB"]
+    scores = numpy.array([
+        [0.6, 0.3, 0.1],  # "was" rule first: cannot apply to "dogs", so "s" -> dog
+        [0.6, 0.3, 0.1],  # was -> be
+        [0.6, 0.3, 0.1],  # neither "was" nor "s": the third rule, unchanged
+        [0.1, 0.1, 0.8],  # the lookup
+        [0.6, 0.1, 0.3],  # as row one, but the identity rule comes second: "dogs"
+        [0.7, 0.1, 0.2],  # "was" cannot apply, then the identity rule beats "s"
+        [0.1, 0.8, 0.1],  # no lookup for VERB: "s" cannot apply, next the identity
+    ])
+    ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, scores, strings)
+    assert [strings[i] for i in ids] == ["dog", "be", "cat", "mouse", "dogs", "cat", "mice"]
+    # Again, from the cache, in another order: the same per row.
+    ids = lemmatizer.lemma_ids([strings[f] for f in forms[::-1]], tags[::-1], scores[::-1], strings)
+    assert [strings[i] for i in ids] == ["mice", "cat", "dogs", "mouse", "cat", "be", "dog"]
+
+
+def test_rules_seen_fewer_times_than_min_count_are_no_labels():
+    pairs = [("dogs", "dog")] * 3 + [("cats", "cat")] + [("mice", "mouse")] + [("geese", "goose")] * 2
+    assert rules_seen(pairs, 2) == [make_rule("dogs", "dog"), make_rule("geese", "goose")]
+    assert len(rules_seen(pairs, 1)) == 3
+    assert rules_seen([("mice", "mouse")], 5) == [make_rule("mice", "mouse")]  # the most frequent stays
 
 
 def test_lookup_keeps_only_unambiguous_pairs_seen_twice():
@@ -249,3 +285,15 @@ def test_scores_are_spacys_keys_with_their_values():
     assert scores["morph_per_feat"]["Definite"]["f"] == 1.0
     weights = nlp.config["training"]["score_weights"]
     assert weights["morph_acc"] == 0.0 and weights["lemma_acc"] == 0.0 and weights["morph_per_feat"] is None
+
+
+def test_per_feature_scores_of_gold_docs_with_a_vocab_of_their_own():
+    """A predicted FEATS combination that the gold Docs' strings lack (the
+    per-feature heads can make new ones) is scored, not a KeyError."""
+    predicted = Doc(Vocab(), words=["dogs", "ran"], morphs=["Case=Nom|Number=Plur", "Tense=Past"])
+    gold = Doc(Vocab(), words=["dogs", "ran"], morphs=["Case=Nom|Number=Sing", "Tense=Past"])
+    scores = score_tagger([Example(predicted, gold)], attrs=("morph",))
+    assert scores["morph_acc"] == 0.5
+    assert {name: feat["f"] for name, feat in scores["morph_per_feat"].items()} == {
+        "Case": 1.0, "Number": 0.0, "Tense": 1.0,
+    }

@@ -345,3 +345,43 @@ def test_upos_copy_keeps_the_predicted_features(tmp_path):
     doc = ruler(doc)
     assert [t.pos_ for t in doc] == ["PRON", "VERB"]
     assert [str(t.morph) for t in doc] == ["", "Mood=Ind"]
+
+
+def always_baselines(train_docs, dev_docs):
+    """FEATS and lemma accuracy on dev of two taggers that learn nothing from
+    context: the word's most frequent training FEATS string (unknown words:
+    the most frequent overall), and the lowercased word as its lemma."""
+    counts, overall = {}, {}
+    for token in (t for doc in train_docs for t in doc):
+        feats = str(token.morph)
+        counts.setdefault(token.text, {}).setdefault(feats, 0)
+        counts[token.text][feats] += 1
+        overall[feats] = overall.get(feats, 0) + 1
+    default = max(overall, key=overall.get)
+    tokens = [t for doc in dev_docs for t in doc]
+    feats_right = sum(
+        (max(counts[t.text], key=counts[t.text].get) if t.text in counts else default) == str(t.morph)
+        for t in tokens
+    )
+    lemma_right = sum(t.text.lower() == t.lemma_ for t in tokens)
+    return feats_right / len(tokens), lemma_right / len(tokens)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["el", "hu"])
+def test_slice_learns_features_and_lemmas_beyond_word_lookup(trained, lang):
+    """Dev FEATS (whole string, spaCy's morph_acc) and lemma accuracy of the
+    slice pipelines, above what a per-word lookup and the lowercased form give."""
+    source, nlp = trained(lang)
+    vocab = Vocab()
+    dev_docs = read_docs(source.require("dev"), vocab)[:N_DEV]
+    feats_base, lemma_base = always_baselines(read_docs(source.require("train"), vocab)[:N_TRAIN], dev_docs)
+    gold = [Example(nlp(Doc(nlp.vocab, words=[t.text for t in d])), d) for d in dev_docs]
+    scores = nlp.get_pipe("lstm_tagger").score(gold)
+    print(lang, feats_base, lemma_base, scores["morph_acc"], scores["lemma_acc"])
+    assert scores["morph_acc"] > max(FEATS_FLOORS[lang], feats_base + 0.02)
+    assert scores["lemma_acc"] > max(LEMMA_FLOORS[lang], lemma_base + 0.02)
+
+
+FEATS_FLOORS = {"el": 0.0, "hu": 0.0}
+LEMMA_FLOORS = {"el": 0.0, "hu": 0.0}

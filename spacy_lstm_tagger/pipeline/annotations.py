@@ -8,7 +8,7 @@ its lemma (`token.lemma_`, lemma_rules.py).
 from typing import Dict, List, Optional, Sequence
 
 import numpy
-from spacy.attrs import LEMMA, MORPH, POS, TAG
+from spacy.attrs import LEMMA, MORPH, ORTH, POS, TAG
 from spacy.parts_of_speech import IDS as UPOS_IDS
 from spacy.strings import StringStore
 from spacy.tokens import Doc
@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from .calibration import log_probs_of, scale
 from .confidence import set_confidences
 from .layout import OutputLayout
-from .lemma_rules import RULES_TRIED, Lemmatizer
+from .lemma_rules import Lemmatizer
 from .morphology import predicted_feats
 
 ATTR_IDS = {"tag": TAG, "pos": POS, "morph": MORPH, "lemma": LEMMA}
@@ -91,16 +91,13 @@ def write_columns(docs: Sequence[Doc], attrs: List[int], values: numpy.ndarray, 
 
 
 def morph_values(layout: OutputLayout, best: Dict[str, numpy.ndarray], vocab: Vocab) -> numpy.ndarray:
-    """The MORPH hash of each token's predicted FEATS string."""
-    n_tokens = len(best["tag"])
-    labels = {head.name: [head.labels[i] for i in best[head.name]] for head in layout.of("morph")}
-    hashes: Dict[str, int] = {}
-    values = numpy.zeros(n_tokens, dtype="uint64")
-    for i, feats in enumerate(predicted_feats(labels, n_tokens)):
-        if feats not in hashes:
-            hashes[feats] = vocab.morphology.add(feats)
-        values[i] = hashes[feats]
-    return values
+    """The MORPH hash of each token's predicted FEATS string: one per distinct
+    combination of the morph heads' best labels."""
+    heads = layout.of("morph")
+    combos, rows = numpy.unique(numpy.stack([best[h.name] for h in heads], axis=1), axis=0, return_inverse=True)
+    labels = {h.name: [h.labels[i] for i in combos[:, k]] for k, h in enumerate(heads)}
+    hashes = [vocab.morphology.add(feats) for feats in predicted_feats(labels, len(combos))]
+    return numpy.array(hashes, dtype="uint64")[rows.reshape(-1)]
 
 
 def lemma_values(
@@ -113,15 +110,8 @@ def lemma_values(
 ) -> numpy.ndarray:
     """The LEMMA hash of each token's lemma: the lookup's for its form and
     predicted tag, or the most likely rule's that applies, or the form."""
-    probs = flat[:, layout["lemma"].columns]
-    n_tried = min(RULES_TRIED, probs.shape[1])
-    top = numpy.argpartition(-probs, n_tried - 1, axis=1)[:, :n_tried]
-    order = numpy.argsort(-numpy.take_along_axis(probs, top, axis=1), axis=1)
-    ranked = numpy.take_along_axis(top, order, axis=1)
+    orths = numpy.concatenate([doc.to_array(ORTH) for doc in docs]) if docs else numpy.zeros(0, "uint64")
     tag_labels = layout["tag"].labels
-    forms = [token.text for doc in docs for token in doc]
-    lemmas = [
-        lemmatizer.lemma(form, tag_labels[tag], rules)
-        for form, tag, rules in zip(forms, best["tag"], ranked)
-    ]
-    return numpy.array([strings.add(lemma) for lemma in lemmas], dtype="uint64")
+    tags = [tag_labels[i] for i in best["tag"].tolist()]
+    ids = lemmatizer.lemma_ids(orths.tolist(), tags, flat[:, layout["lemma"].columns], strings)
+    return numpy.array(ids, dtype="uint64")

@@ -28,7 +28,7 @@ from .lemma_rules import Lemmatizer, checked_rules
 from .loss import tagger_loss
 from .model import ModelFileError, TaggerModel
 from .saved_cfg import SAVED_CFG, checked_cfg
-from .settings import ModelSettings, rate_problems
+from .settings import ModelSettings, rate_problems, whole_number_problems
 from .threads import limit_threads_after_fork
 
 DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
@@ -48,6 +48,14 @@ def score_tagger(
     scores: Dict[str, Any] = {}
     for attr in attrs:
         if attr == "morph":
+            # spaCy's per-feature scorer reads a predicted FEATS string from the
+            # gold Doc's strings, which lack a combination that only the
+            # prediction has when the gold Docs have a vocab of their own.
+            for eg in examples:
+                if eg.reference.vocab is not eg.predicted.vocab:
+                    add = eg.reference.vocab.strings.add
+                    for token in eg.predicted:
+                        add(str(token.morph))
             scores.update(Scorer.score_token_attr(examples, "morph", getter=morph_key_getter, **kwargs))
             scores.update(
                 Scorer.score_token_attr_per_feat(examples, "morph", getter=morph_key_getter, **kwargs)
@@ -78,6 +86,7 @@ def make_tagger_scorer() -> Callable:
         "overwrite": False,
         "annotate": ["tag"],
         "morph_mode": "whole",
+        "lemma_min_count": 2,
         "predict_pos": False,
         "top_k": 0,
         "label_smoothing": 0.0,
@@ -96,6 +105,7 @@ def make_lstm_tagger(
     overwrite: bool,
     annotate: List[str],
     morph_mode: str,
+    lemma_min_count: int,
     predict_pos: bool,
     top_k: int,
     label_smoothing: float,
@@ -115,6 +125,9 @@ def make_lstm_tagger(
     morph_mode (str): "whole": one label per FEATS string; "per_feature": one
         head per feature, which can predict combinations not seen in training.
         A trained model keeps the mode it was trained with.
+    lemma_min_count (int): times a lemma rule must occur in the training
+        examples to be a label of the lemma head (as spaCy's `min_tree_freq`);
+        rarer rules cost output columns and are seldom predicted right.
     predict_pos (bool): also predict UPOS into `token.pos_` (as "pos" in annotate).
     top_k (int): also store each token's `top_k` most likely tags with their
         probabilities in `token._.tag_top_k`; 0 for none.
@@ -129,7 +142,7 @@ def make_lstm_tagger(
     """
     return LSTMTagger(
         nlp.vocab, model, name, overwrite=overwrite, annotate=annotate, morph_mode=morph_mode,
-        predict_pos=predict_pos, top_k=top_k,
+        lemma_min_count=lemma_min_count, predict_pos=predict_pos, top_k=top_k,
         label_smoothing=label_smoothing, teacher_weight=teacher_weight,
         neg_prefix=neg_prefix, scorer=scorer,
     )
@@ -148,6 +161,7 @@ class LSTMTagger(TrainablePipe):
         overwrite: bool = False,
         annotate: Sequence[str] = ("tag",),
         morph_mode: str = "whole",
+        lemma_min_count: int = 2,
         predict_pos: bool = False,
         top_k: int = 0,
         label_smoothing: float = 0.0,
@@ -160,6 +174,7 @@ class LSTMTagger(TrainablePipe):
         problems = model.settings.problems() + annotate_problems(annotate, morph_mode)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
             problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
+        problems.extend(whole_number_problems("lemma_min_count", lemma_min_count))
         problems.extend(rate_problems("label_smoothing", label_smoothing))
         problems.extend(rate_problems("teacher_weight", teacher_weight))
         if not isinstance(neg_prefix, str):
@@ -175,6 +190,7 @@ class LSTMTagger(TrainablePipe):
         self.overwrite = overwrite
         self.annotate = tuple(annotate)
         self.morph_mode = morph_mode
+        self.lemma_min_count = lemma_min_count
         self.predict_pos = predict_pos
         self.lemmatizer = Lemmatizer([], {})
         self._layout: Optional[OutputLayout] = None
@@ -379,7 +395,7 @@ class LSTMTagger(TrainablePipe):
         try:
             extra = {
                 **morph_tables(examples, given, self.morph_mode, "morph" in self.heads),
-                **lemma_tables(examples, given, "lemma" in self.heads),
+                **lemma_tables(examples, given, "lemma" in self.heads, self.lemma_min_count),
             }
         except ValueError as err:
             raise self._error(None, err) from None

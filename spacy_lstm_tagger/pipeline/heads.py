@@ -63,9 +63,12 @@ def morph_tables(examples: List[Example], given: Dict[str, Any], mode: str, want
     return {key: whole_labels(feats) if mode == "whole" else feature_labels(feats)}
 
 
-def lemma_tables(examples: List[Example], given: Dict[str, Any], wanted: bool) -> Dict[str, Any]:
-    """The cfg's "lemma_rules" (from `given` or the examples' form -> lemma
-    pairs) and "lemma_lookup" (from the examples); {} if not `wanted`."""
+def lemma_tables(
+    examples: List[Example], given: Dict[str, Any], wanted: bool, min_count: int = 1
+) -> Dict[str, Any]:
+    """The cfg's "lemma_rules" (from `given`, or the rules of the examples'
+    form -> lemma pairs seen `min_count` times or more, at least the most
+    frequent one) and "lemma_lookup" (from the examples); {} if not `wanted`."""
     if not wanted:
         return {}
     tokens = [
@@ -75,7 +78,7 @@ def lemma_tables(examples: List[Example], given: Dict[str, Any], wanted: bool) -
     if given.get("lemma_rules"):
         rules = given["lemma_rules"]
     elif tokens:
-        rules = [list(rule) for rule in rules_seen((t.text, t.lemma_) for t in tokens)]
+        rules = [list(rule) for rule in rules_seen(((t.text, t.lemma_) for t in tokens), min_count)]
     else:
         raise ValueError(
             "annotate has 'lemma', but no example has gold lemmas (token.lemma_): "

@@ -13,7 +13,11 @@ tag) pair one lemma, always and at least `min_count` times, the lookup decides.
 import json
 import unicodedata
 from collections import Counter, defaultdict
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import numpy
+    from spacy.strings import StringStore
 
 CASINGS = ("lower", "title", "upper", "form")
 # Cached (form, rule) results; the cache is emptied when it grows past this.
@@ -100,10 +104,12 @@ def apply_rule(rule: LemmaRule, form: str) -> Optional[str]:
     return lemma if rule.casing == "form" else _cased(lemma, rule.casing)
 
 
-def rules_seen(pairs: Iterable[Tuple[str, str]]) -> List[LemmaRule]:
-    """The rules of (form, lemma) pairs, most frequent first (ties by label)."""
+def rules_seen(pairs: Iterable[Tuple[str, str]], min_count: int = 1) -> List[LemmaRule]:
+    """The rules of (form, lemma) pairs seen `min_count` times or more (the
+    most frequent one whatever its count), most frequent first (ties by label)."""
     counts = Counter(make_rule(form, lemma) for form, lemma in pairs)
-    return sorted(counts, key=lambda rule: (-counts[rule], rule.label))
+    ranked = sorted(counts, key=lambda rule: (-counts[rule], rule.label))
+    return ranked[:1] + [rule for rule in ranked[1:] if counts[rule] >= min_count]
 
 
 def build_lookup(triples: Iterable[Tuple[str, str, str]], min_count: int = 2) -> Dict[str, Dict[str, str]]:
@@ -171,6 +177,10 @@ class Lemmatizer:
         self.rules = tuple(rules)
         self.lookup = lookup
         self._cache: Dict[Tuple[str, int], Optional[str]] = {}
+        # (orth, tag, best rule) -> the lemma's hash, where the lookup or the
+        # best rule decides; dict reads and writes are atomic, so threads
+        # that share the component may fill it together.
+        self._ids: Dict[Tuple[int, str, int], int] = {}
 
     def lemma(self, form: str, tag: str, ranked: Sequence[int]) -> str:
         """ranked: rule indices, most likely first."""
@@ -182,6 +192,36 @@ class Lemmatizer:
             if lemma is not None:
                 return lemma
         return form
+
+    def lemma_ids(
+        self,
+        orths: Sequence[int],
+        tags: Sequence[str],
+        rule_scores: "numpy.ndarray",
+        strings: "StringStore",
+    ) -> List[int]:
+        """The lemma hash of each token from its form's hash, its predicted tag
+        and its rule scores (one row per token): `lemma` of the RULES_TRIED
+        most likely rules. Only the best rule is looked at unless it cannot
+        apply, and its result is cached per (form, tag, rule)."""
+        best = rule_scores.argmax(axis=1).tolist()
+        ids = []
+        for row, (orth, tag, rule) in enumerate(zip(orths, tags, best)):
+            key = (orth, tag, rule)
+            value = self._ids.get(key)
+            if value is None:
+                form = strings[orth]
+                known = self.lookup.get(tag, {}).get(form)
+                lemma = known if known is not None else self._applied(form, rule)
+                if lemma is not None:
+                    if len(self._ids) >= CACHE_SIZE:
+                        self._ids.clear()
+                    value = self._ids[key] = strings.add(lemma)
+                else:  # the best rule cannot apply: the next ones, for this row alone
+                    ranked = (-rule_scores[row]).argsort(kind="stable")[:RULES_TRIED]
+                    value = strings.add(self.lemma(form, tag, ranked))
+            ids.append(value)
+        return ids
 
     def _applied(self, form: str, index: int) -> Optional[str]:
         key = (form, index)
