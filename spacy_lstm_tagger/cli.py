@@ -264,7 +264,8 @@ def add_evaluate_command(commands) -> None:
         help="evaluate a pipeline on a gold corpus: text summary, HTML report, JSON",
         description="Evaluate an lstm_tagger pipeline on gold tags: accuracy overall, on words "
         "seen and unseen in training and by frequency, per tag, confusions, the "
-        "calibration of token._.tag_prob and the most frequent errors.",
+        "calibration of token._.tag_prob and the most frequent errors; features and lemmas "
+        "too, where the pipeline writes them and the gold corpus has them.",
     )
     p.add_argument("model", help="the lstm_tagger pipeline: a directory or an installed package")
     p.add_argument("gold", type=Path, help="gold corpus: .conllu(.gz), .spacy or .json")

@@ -11,8 +11,12 @@ from html.parser import HTMLParser
 import pytest
 import spacy
 from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.evaluation import figures
+from spacy_lstm_tagger.evaluation.evaluate import evaluate
+from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.evaluation.report import Markup, table
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.treebank import ewt_file
@@ -21,7 +25,7 @@ from spacy_lstm_tagger.configs import CONFIG_DIR
 from spacy_lstm_tagger.training.options import TrainingOptions
 from spacy_lstm_tagger.training.runs import train_files
 
-from helpers import TOY_DATA
+from helpers import SMALL_MODEL, TOY_DATA
 
 # The toy sentences, one with words the toy model never saw, and one whose gold
 # tags the model cannot all get right, so that there are errors to count.
@@ -395,22 +399,28 @@ class CellTexts(HTMLParser):
             self._cell.append(data)
 
 
-# Words and a gold tag that mean something in HTML, and a gold tag the toy model
-# never predicts, so that every one of them is an error the report lists.
+# Words, a gold tag, features and lemmas that mean something in HTML, and
+# predictions the pipeline below makes for every word (a gold tag the toy model
+# never predicts), so that every one of them is an error the report lists.
 HOSTILE_WORDS = ["<blink>x</blink>", "a&amp;b", "\"q'", "&", "<script>alert(1)</script>"]
 HOSTILE_TAG = "<i>T</i>&amp;"
+HOSTILE_FEATURE, HOSTILE_VALUE, HOSTILE_PREDICTED_VALUE = "<em>F</em>", "<kbd>x</kbd>&amp;", "<i>p</i>&"
+HOSTILE_LEMMA, HOSTILE_PREDICTED_LEMMA = "<u>l</u>&lt;", "<s>w</s>&gt;"
 
 
 def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys):
-    gold = write_conllu(
-        tmp_path / "gold<i>&.conllu",
-        [(["The", *HOSTILE_WORDS, "ate"], ["DET", *[HOSTILE_TAG] * len(HOSTILE_WORDS), "V"])],
-    )
-    run_evaluate(capsys, toy_pipeline, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    sentence = [("The", "DET", "_", "the"),
+                *[(w, HOSTILE_TAG, f"{HOSTILE_FEATURE}={HOSTILE_VALUE}", HOSTILE_LEMMA) for w in HOSTILE_WORDS],
+                ("ate", "V", "_", "eat")]
+    gold = write_full_conllu(tmp_path / "gold<i>&.conllu", [sentence])
+    predicted = {w.lower(): (f"{HOSTILE_FEATURE}={HOSTILE_PREDICTED_VALUE}", HOSTILE_PREDICTED_LEMMA)
+                 for w in HOSTILE_WORDS}
+    model = ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled", predicted)
+    run_evaluate(capsys, model, gold, "--report", tmp_path / "r.html", "--json", tmp_path / "r.json")
     page = CellTexts()
     page.feed((tmp_path / "r.html").read_text(encoding="utf-8"))
     # No element came from the data: the page's own ones only, one script.
-    assert not {"blink", "i"} & set(page.elements)
+    assert not {"blink", "i", "em", "kbd", "u", "s"} & set(page.elements)
     assert page.elements.count("script") == 1
     # Each word and tag reads as written: in the error list's word, gold and context cells,
     # the per-tag and confusion tables.
@@ -418,5 +428,208 @@ def test_report_cells_show_the_datas_text_escaped(toy_pipeline, tmp_path, capsys
         assert word in page.cells
         assert any(word in cell and cell != word for cell in page.cells), word  # a context
     assert page.cells.count(HOSTILE_TAG) >= len(HOSTILE_WORDS) + 2
-    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
-    assert sorted(e["word"] for e in errors) == sorted(w.lower() for w in HOSTILE_WORDS)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sorted(e["word"] for e in report["errors"]) == sorted(w.lower() for w in HOSTILE_WORDS)
+    # The feature tables (per feature, values, whole FEATS) and the lemma errors' cells.
+    assert page.cells.count(HOSTILE_FEATURE) == 2
+    assert {HOSTILE_VALUE, HOSTILE_PREDICTED_VALUE, f"{HOSTILE_FEATURE}={HOSTILE_VALUE}",
+            f"{HOSTILE_FEATURE}={HOSTILE_PREDICTED_VALUE}"} <= set(page.cells)
+    assert page.cells.count(HOSTILE_LEMMA) == page.cells.count(HOSTILE_PREDICTED_LEMMA) == len(HOSTILE_WORDS)
+    lemma_errors = [e["word"] for e in report["lemma"]["errors"] if e["gold"] == HOSTILE_LEMMA]
+    assert sorted(lemma_errors) == sorted(HOSTILE_WORDS)
+
+
+# Features and lemmas. (word, XPOS, FEATS, LEMMA) written by hand, and what the
+# pipeline below predicts for each word: the toy tagger, then a rule that sets
+# FEATS and lemma by the lowercased word. "dogs", "cat" and "pizzas" are not in
+# the toy model's word table.
+MORPH_GOLD = [
+    [("The", "DET", "Definite=Def|PronType=Art", "the"), ("dogs", "NN", "Number=Plur", "dog"),
+     ("ate", "V", "Mood=Ind|Tense=Past|VerbForm=Fin", "eat"),
+     ("the", "DET", "Definite=Def|PronType=Art", "the"), ("apple", "NN", "Number=Sing", "apple")],
+    [("Everybody", "NN", "Number=Sing|PronType=Tot", "everybody"), ("read", "V", "Tense=Past|VerbForm=Fin", "read"),
+     ("that", "DET", "Number=Sing|PronType=Dem", "that"), ("book", "NN", "Number=Sing", "book")],
+    [("The", "DET", "Definite=Def|PronType=Art", "the"), ("cat", "NN", "_", "cat"),
+     ("ate", "V", "Mood=Ind|Tense=Past|VerbForm=Fin", "eat"), ("pizzas", "NN", "Number=Plur", "pizza")],
+]
+MORPH_PREDICTED = {  # word: (FEATS, lemma)
+    "the": ("Definite=Def|PronType=Art", "the"),
+    "dogs": ("Number=Sing", "dogs"),  # Number Plur -> Sing; lemma dog -> dogs
+    "ate": ("Tense=Past|VerbForm=Fin", "eat"),  # no Mood
+    "apple": ("Number=Sing", "apple"),
+    "everybody": ("Number=Sing|Person=3|PronType=Tot", "everybody"),  # Person too
+    "read": ("Tense=Pres|VerbForm=Fin", "read"),  # Tense Past -> Pres
+    "that": ("PronType=Dem", "that"),  # no Number
+    "book": ("Number=Sing", "book"),
+    "cat": ("Number=Sing", "cat"),  # gold FEATS _
+    "pizzas": ("Number=Plur", "pizzas"),  # lemma pizza -> pizzas
+}
+
+
+def write_full_conllu(path, sentences, feats=True, lemmas=True):
+    lines = []
+    for sentence in sentences:
+        for i, (word, tag, feat, lemma) in enumerate(sentence, 1):
+            lines.append(f"{i}\t{word}\t{lemma if lemmas else '_'}\t_\t{tag}\t{feat if feats else '_'}\t_\t_\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ruled_morph_pipeline(toy_pipeline, path, predicted=MORPH_PREDICTED, feats=True, lemmas=True):
+    nlp = spacy.load(toy_pipeline)
+    ruler = nlp.add_pipe("attribute_ruler", last=True)
+    for word, (feat, lemma) in predicted.items():
+        attrs = {**({"MORPH": feat} if feats else {}), **({"LEMMA": lemma} if lemmas else {})}
+        ruler.add([[{"LOWER": word}]], attrs)
+    nlp.to_disk(path)
+    return path
+
+
+def test_features_and_lemmas_match_a_count_by_hand(toy_pipeline, tmp_path, capsys):
+    model = ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled")
+    gold = write_full_conllu(tmp_path / "gold.conllu", MORPH_GOLD)
+    out = run_evaluate(capsys, model, gold, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    morph, lemma = report["morph"], report["lemma"]
+    # 13 tokens; FEATS right: The, the, apple, book, The, pizzas.
+    # Unseen: dogs (wrong), cat (wrong: gold _), pizzas (right).
+    assert morph["tokens"] == 13 and morph["accuracy"] == pytest.approx(6 / 13)
+    assert morph["seen"] == {
+        "seen": {"tokens": 10, "accuracy": pytest.approx(5 / 10)},
+        "unseen": {"tokens": 3, "accuracy": pytest.approx(1 / 3)},
+    }
+    # Per feature, over the 12 tokens whose gold FEATS is not _ (cat is left out):
+    # Number: tp apple Everybody book pizzas, fp dogs, fn dogs that; Mood: fn ate ate;
+    # Tense: tp ate ate, fp and fn read; Person: fp Everybody; Definite 3, PronType 5,
+    # VerbForm 3 right.
+    row = {r["feature"]: r for r in morph["per_feature"]}
+    assert [r["feature"] for r in morph["per_feature"]] == [
+        # By errors (tokens where gold and prediction differ), then support.
+        "Number", "Mood", "Tense", "Person", "PronType", "Definite", "VerbForm"
+    ]
+    assert row["Number"] == {
+        "feature": "Number", "accuracy": pytest.approx(4 / 6), "precision": pytest.approx(4 / 5),
+        "recall": pytest.approx(4 / 6), "f1": pytest.approx(8 / 11), "support": 6, "errors": 2,
+    }
+    assert row["Mood"] == {
+        "feature": "Mood", "accuracy": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0,
+        "support": 2, "errors": 2,
+    }
+    assert row["Tense"] == {
+        "feature": "Tense", "accuracy": pytest.approx(2 / 3), "precision": pytest.approx(2 / 3),
+        "recall": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3), "support": 3, "errors": 1,
+    }
+    assert row["Person"] == {
+        "feature": "Person", "accuracy": 0.0, "precision": 0.0, "recall": 0.0, "f1": 0.0,
+        "support": 0, "errors": 1,
+    }
+    assert [(row[f]["support"], row[f]["f1"], row[f]["errors"]) for f in ("PronType", "Definite", "VerbForm")] == [
+        (5, 1.0, 0), (3, 1.0, 0), (3, 1.0, 0)
+    ]
+    # tp 17, fp 3 (dogs, Everybody, read), fn 5 (dogs, ate, ate, read, that).
+    assert morph["micro"] == {
+        "precision": pytest.approx(17 / 20), "recall": pytest.approx(17 / 22), "f1": pytest.approx(34 / 42)
+    }
+    assert morph["errors"] == [
+        {"gold": "Mood=Ind|Tense=Past|VerbForm=Fin", "predicted": "Tense=Past|VerbForm=Fin", "count": 2, "word": "ate"},
+        {"gold": "Number=Plur", "predicted": "Number=Sing", "count": 1, "word": "dogs"},
+        {"gold": "Number=Sing|PronType=Tot", "predicted": "Number=Sing|Person=3|PronType=Tot", "count": 1,
+         "word": "Everybody"},
+        {"gold": "Tense=Past|VerbForm=Fin", "predicted": "Tense=Pres|VerbForm=Fin", "count": 1, "word": "read"},
+        {"gold": "Number=Sing|PronType=Dem", "predicted": "PronType=Dem", "count": 1, "word": "that"},
+        {"gold": "_", "predicted": "Number=Sing", "count": 1, "word": "cat"},
+    ]
+    assert morph["value_errors"] == [
+        {"feature": "Mood", "gold": "Ind", "predicted": "_", "count": 2, "word": "ate"},
+        {"feature": "Number", "gold": "Plur", "predicted": "Sing", "count": 1, "word": "dogs"},
+        {"feature": "Person", "gold": "_", "predicted": "3", "count": 1, "word": "Everybody"},
+        {"feature": "Tense", "gold": "Past", "predicted": "Pres", "count": 1, "word": "read"},
+        {"feature": "Number", "gold": "Sing", "predicted": "_", "count": 1, "word": "that"},
+    ]
+    # Lemmas: dogs and pizzas wrong, both unseen.
+    assert lemma == {
+        "tokens": 13, "accuracy": pytest.approx(11 / 13),
+        "seen": {"seen": {"tokens": 10, "accuracy": 1.0}, "unseen": {"tokens": 3, "accuracy": pytest.approx(1 / 3)}},
+        "errors": [{"word": "dogs", "gold": "dog", "predicted": "dogs", "count": 1},
+                   {"word": "pizzas", "gold": "pizza", "predicted": "pizzas", "count": 1}],
+    }
+    assert report["not_evaluated"] == {}
+    assert f"features (FEATS) accuracy {6 / 13:.4f} (13 tokens)" in out
+    assert f"lemma accuracy {11 / 13:.4f} (13 tokens)" in out
+    assert "     2x Mood=Ind|Tense=Past|VerbForm=Fin > Tense=Past|VerbForm=Fin (ate)" in out
+    assert "     1x dogs: dog > dogs" in out
+    assert "not evaluated" not in out
+
+
+def test_features_and_lemmas_agree_with_spacys_scorer(toy_pipeline, tmp_path, capsys):
+    model = ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled")
+    # "apple" without a gold lemma: not counted.
+    sentences = [MORPH_GOLD[0][:4] + [("apple", "NN", "Number=Sing", "_")], *MORPH_GOLD[1:]]
+    gold = write_full_conllu(tmp_path / "gold.conllu", sentences)
+    run_evaluate(capsys, model, gold, "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["lemma"]["tokens"], report["lemma"]["accuracy"]) == (12, pytest.approx(10 / 12))
+    nlp = spacy.load(model)
+    examples = [Example(nlp(Doc(nlp.vocab, words=[t.text for t in doc])), doc)
+                for doc in read_docs(gold, nlp.vocab)]
+    scores = score_tagger(examples, ("morph", "lemma"))
+    assert report["morph"]["accuracy"] == pytest.approx(scores["morph_acc"])
+    assert report["lemma"]["accuracy"] == pytest.approx(scores["lemma_acc"])
+    micro = report["morph"]["micro"]
+    assert (micro["precision"], micro["recall"], micro["f1"]) == pytest.approx(
+        (scores["morph_micro_p"], scores["morph_micro_r"], scores["morph_micro_f"])
+    )
+    ours = {r["feature"]: (r["precision"], r["recall"], r["f1"]) for r in report["morph"]["per_feature"]}
+    assert set(ours) == set(scores["morph_per_feat"])
+    for feature, prf in scores["morph_per_feat"].items():
+        assert ours[feature] == pytest.approx((prf["p"], prf["r"], prf["f"])), feature
+
+
+def test_features_and_lemmas_of_an_lstm_tagger_that_writes_them(tmp_path):
+    # The tagger's own morph and lemma heads, overfit on MORPH_GOLD's sentences.
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"annotate": ["tag", "morph", "lemma"], "model": SMALL_MODEL})
+    gold_docs = read_docs(write_full_conllu(tmp_path / "gold.conllu", MORPH_GOLD), nlp.vocab)
+    examples = [Example(Doc(nlp.vocab, words=[t.text for t in doc]), doc) for doc in gold_docs]
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.01
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer)
+    report = evaluate(nlp, gold_docs)
+    assert (report["morph"]["accuracy"], report["lemma"]["accuracy"]) == (1.0, 1.0)
+    assert report["morph"]["tokens"] == report["lemma"]["tokens"] == 13
+    assert report["morph"]["errors"] == report["lemma"]["errors"] == []
+    assert report["not_evaluated"] == {}
+
+
+@pytest.mark.parametrize("pipeline, gold_has, reasons", [
+    ("toy", {}, {"morph": "the pipeline writes no token.morph", "lemma": "the pipeline writes no token.lemma_"}),
+    ("ruled", {"feats": False}, {"morph": "the gold corpus has no FEATS"}),
+    ("ruled", {"lemmas": False}, {"lemma": "the gold corpus has no lemmas"}),
+    ("ruled", {"feats": False, "lemmas": False},
+     {"morph": "the gold corpus has no FEATS", "lemma": "the gold corpus has no lemmas"}),
+    ("feats only", {}, {"lemma": "the pipeline writes no token.lemma_"}),
+])
+def test_without_features_or_lemmas_their_sections_are_absent(toy_pipeline, tmp_path, capsys, pipeline, gold_has, reasons):
+    model = {
+        "toy": toy_pipeline,
+        "ruled": ruled_morph_pipeline(toy_pipeline, tmp_path / "ruled"),
+        "feats only": ruled_morph_pipeline(toy_pipeline, tmp_path / "feats", lemmas=False),
+    }[pipeline]
+    gold = write_full_conllu(tmp_path / "gold.conllu", MORPH_GOLD, **gold_has)
+    out = run_evaluate(capsys, model, gold, "--json", tmp_path / "r.json", "--report", tmp_path / "r.html")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["not_evaluated"] == reasons
+    for kind in ("morph", "lemma"):
+        assert (report[kind] is None) == (kind in reasons)
+    names = {"morph": "features", "lemma": "lemmas"}
+    line = "not evaluated: " + "; ".join(f"{names[k]} ({why})" for k, why in reasons.items())
+    assert [text for text in out.splitlines() if text.startswith("not evaluated")] == [line]
+    assert ("features (FEATS) accuracy" in out) == ("morph" not in reasons)
+    assert ("lemma accuracy" in out) == ("lemma" not in reasons)
+    page = (tmp_path / "r.html").read_text()
+    assert ('id="features"' in page) == ("morph" not in reasons)
+    assert ('id="lemmas"' in page) == ("lemma" not in reasons)
+    assert f"<p>{html.escape(line)}.</p>" in page

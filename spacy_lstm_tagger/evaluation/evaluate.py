@@ -3,9 +3,10 @@
 Gold Docs -> the pipeline's tags on the gold tokens -> one row per token ->
 counts: accuracy overall, on words seen and not seen in training and by
 frequency band, per tag, confusions, the calibration of `token._.tag_prob`, the
-most frequent errors and, if asked, a second pipeline side by side. The result is
-a plain dict of numbers and strings, which the text summary, the JSON and the
-HTML report (report.py) all read.
+most frequent errors, features and lemmas (morph_lemma.py) and, if asked, a
+second pipeline side by side. The result is a plain dict of numbers and
+strings, which the text summary, the JSON and the HTML report (report.py) all
+read.
 """
 import contextlib
 from collections import Counter
@@ -19,6 +20,7 @@ from spacy.tokens import Doc
 from ..pipeline.calibration import kept_curve, reliability
 from ..pipeline.component import find_lstm_tagger
 from ..pipeline.featurize import word_key
+from .morph_lemma import EMPTY, lemma_figures, morph_figures, not_evaluated
 
 # Word-frequency bands: occurrences from .. to (inclusive; None: no upper bound).
 FREQUENCY_BANDS = [(0, 0), (1, 1), (2, 9), (10, 99), (100, None)]
@@ -40,6 +42,10 @@ class Predictions:
     tag: numpy.ndarray  # the pipeline's
     pos: numpy.ndarray
     prob: numpy.ndarray  # token._.tag_prob; nan where not set
+    gold_morph: numpy.ndarray  # FEATS string, "_" for none; "" where not annotated
+    morph: numpy.ndarray
+    gold_lemma: numpy.ndarray  # "" where none
+    lemma: numpy.ndarray
 
 
 @contextlib.contextmanager
@@ -77,7 +83,16 @@ def predict(nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 128) -> P
             [numpy.nan if token._.tag_prob is None else token._.tag_prob for _, _, token in tokens],
             dtype="float64",
         ),
+        gold_morph=numpy.array([feats_of(gold) for _, gold, _ in tokens], dtype=object),
+        morph=numpy.array([feats_of(token) for _, _, token in tokens], dtype=object),
+        gold_lemma=numpy.array([gold.lemma_ for _, gold, _ in tokens], dtype=object),
+        lemma=numpy.array([token.lemma_ for _, _, token in tokens], dtype=object),
     )
+
+
+def feats_of(token) -> str:
+    """The token's FEATS string: "_" for no features, "" if it has no FEATS."""
+    return (str(token.morph) or EMPTY) if token.has_morph() else ""
 
 
 def evaluate(
@@ -123,6 +138,7 @@ def evaluate(
         "errors": frequent_errors(ours, gold_docs),
         "compare": None,
         "warnings": unknown_tag_warnings(ours.gold_tag[has_tag], tagger.labels),
+        **morph_and_lemma(ours, seen, tagger.heads),
     }
     temperature = tagger.cfg["tag_temperature"]
     report["calibration"]["temperature"] = temperature
@@ -133,6 +149,22 @@ def evaluate(
     if other is not None:
         report["compare"] = compare(ours, predict(other, gold_docs), seen)
     return report
+
+
+def morph_and_lemma(pred: Predictions, seen: numpy.ndarray, heads: Sequence[str]) -> Dict:
+    """"morph" and "lemma": their figures, or None where the gold corpus or the
+    pipeline lacks them, and "not_evaluated": {"morph"/"lemma": why not}."""
+    result: Dict = {"morph": None, "lemma": None, "not_evaluated": {}}
+    for kind, gold, guess, figures_of in (
+        ("morph", pred.gold_morph, pred.morph, morph_figures),
+        ("lemma", pred.gold_lemma, pred.lemma, lemma_figures),
+    ):
+        reason = not_evaluated(gold, guess, kind in heads, kind)
+        if reason:
+            result["not_evaluated"][kind] = reason
+        else:
+            result[kind] = figures_of(pred.words, gold, guess, seen)
+    return result
 
 
 def unknown_tag_warnings(gold: numpy.ndarray, labels: Sequence[str]) -> List[str]:

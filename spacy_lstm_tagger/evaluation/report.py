@@ -122,6 +122,9 @@ def text_summary(r: Dict) -> str:
         lines.append("most frequent errors (gold > predicted):")
         for e in r["errors"][:10]:
             lines.append(f"  {e['count']:>4}x {e['word']} {e['gold']}>{e['predicted']}: {bracketed(e['context'])}")
+    lines += morph_lines(r.get("morph")) + lemma_lines(r.get("lemma"))
+    if r.get("not_evaluated"):
+        lines.append(not_evaluated_line(r["not_evaluated"]))
     c = r.get("compare")
     if c:
         lines.append(
@@ -136,6 +139,54 @@ def text_summary(r: Dict) -> str:
                 f"only ours right {row['only_ours_right']:>4}, only theirs {row['only_other_right']:>4}"
             )
     return "\n".join(lines)
+
+
+def seen_text(seen: Dict) -> str:
+    return (f"seen words {number(seen['seen']['accuracy'])} ({seen['seen']['tokens']:,})   "
+            f"unseen {number(seen['unseen']['accuracy'])} ({seen['unseen']['tokens']:,})")
+
+
+def morph_lines(m: Optional[Dict]) -> List[str]:
+    if not m:
+        return []
+    micro = m["micro"]
+    lines = [
+        f"features (FEATS) accuracy {number(m['accuracy'])} ({m['tokens']:,} tokens)   "
+        f"{seen_text(m['seen'])}",
+        f"  per feature, micro: prec {micro['precision']:.4f} recall {micro['recall']:.4f} "
+        f"f1 {micro['f1']:.4f}; most errors first:",
+        f"  {'feature':<14} {'acc':>6} {'prec':>6} {'recall':>6} {'f1':>6} {'support':>8} {'errors':>7}",
+    ]
+    for row in m["per_feature"][:TEXT_ROWS]:
+        lines.append(
+            f"  {row['feature']:<14} {row['accuracy']:>6.3f} {row['precision']:>6.3f} "
+            f"{row['recall']:>6.3f} {row['f1']:>6.3f} {row['support']:>8,} {row['errors']:>7,}"
+        )
+    if m["value_errors"]:
+        lines.append("  most confused values (feature: gold > predicted): " + ", ".join(
+            f"{e['feature']}: {e['gold']}>{e['predicted']} {e['count']}" for e in m["value_errors"][:8]
+        ))
+    if m["errors"]:
+        lines.append("  most frequent FEATS errors (gold > predicted, a word):")
+        for e in m["errors"][:10]:
+            lines.append(f"  {e['count']:>4}x {e['gold']} > {e['predicted'] or '(none)'} ({e['word']})")
+    return lines
+
+
+def lemma_lines(m: Optional[Dict]) -> List[str]:
+    if not m:
+        return []
+    lines = [f"lemma accuracy {number(m['accuracy'])} ({m['tokens']:,} tokens)   {seen_text(m['seen'])}"]
+    if m["errors"]:
+        lines.append("  most frequent lemma errors (word: gold > predicted):")
+        for e in m["errors"][:10]:
+            lines.append(f"  {e['count']:>4}x {e['word']}: {e['gold']} > {e['predicted'] or '(none)'}")
+    return lines
+
+
+def not_evaluated_line(reasons: Dict[str, str]) -> str:
+    names = {"morph": "features", "lemma": "lemmas"}
+    return "not evaluated: " + "; ".join(f"{names[k]} ({why})" for k, why in reasons.items())
 
 
 # The HTML report
@@ -221,6 +272,12 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
         parts.append(f'<p class="missing"><b>Figures missing.</b> {esc(figures.MISSING)}</p>')
     parts += [accuracy_section(r), per_tag_section(r), confusion_section(r),
               calibration_section(r["calibration"]), errors_section(r)]
+    if r.get("morph"):
+        parts.append(morph_section(r["morph"]))
+    if r.get("lemma"):
+        parts.append(lemma_section(r["lemma"]))
+    if r.get("not_evaluated"):
+        parts.append(f"<p>{esc(not_evaluated_line(r['not_evaluated']))}.</p>")
     if r.get("compare"):
         parts.append(compare_section(r))
     if r.get("training") or training_png:
@@ -309,6 +366,59 @@ def errors_section(r: Dict) -> str:
         [[e["count"], e["word"], e["gold"], e["predicted"], marked(e["context"])]
          for e in r["errors"]],
         text_columns=(1, 2, 3, 4),
+    )
+
+
+def seen_rows(m: Dict) -> List[List]:
+    return [["all", f"{m['tokens']:,}", number(m["accuracy"])]] + [
+        [f"{'not ' if group == 'unseen' else ''}seen in training", f"{g['tokens']:,}", number(g["accuracy"])]
+        for group, g in m["seen"].items()
+    ]
+
+
+def morph_section(m: Dict) -> str:
+    micro = m["micro"]
+    return (
+        '<h2 id="features">Features (FEATS)</h2>'
+        f"<p>Accuracy of the whole FEATS string <b>{number(m['accuracy'])}</b> (spaCy's "
+        f"<code>morph_acc</code>). Per feature (spaCy's <code>morph_per_feat</code>, over the "
+        "tokens whose gold FEATS is not _): micro precision "
+        f"{micro['precision']:.4f}, recall {micro['recall']:.4f}, F1 <b>{micro['f1']:.4f}</b>; "
+        "accuracy: of the tokens where the gold or the prediction has the feature, the share "
+        "where both give it the same value.</p>"
+        + table(["words", "tokens", "FEATS accuracy"], seen_rows(m))
+        + table(
+            ["feature", "accuracy", "precision", "recall", "F1", "support", "errors"],
+            [[f["feature"], f"{f['accuracy']:.3f}", f"{f['precision']:.3f}", f"{f['recall']:.3f}",
+              f"{f['f1']:.3f}", f"{f['support']:,}", f"{f['errors']:,}"] for f in m["per_feature"]],
+            sortable=True,
+        )
+        + "<h3>Most confused values</h3>"
+        + table(
+            ["count", "feature", "gold", "predicted", "a word"],
+            [[e["count"], e["feature"], e["gold"], e["predicted"], e["word"]] for e in m["value_errors"]],
+            text_columns=(1, 2, 3, 4),
+        )
+        + "<h3>Most frequent FEATS errors</h3>"
+        + table(
+            ["count", "gold FEATS", "predicted FEATS", "a word"],
+            [[e["count"], e["gold"], e["predicted"], e["word"]] for e in m["errors"]],
+            text_columns=(1, 2, 3),
+        )
+    )
+
+
+def lemma_section(m: Dict) -> str:
+    return (
+        f'<h2 id="lemmas">Lemmas</h2><p>Lemma accuracy <b>{number(m["accuracy"])}</b> '
+        "(spaCy's <code>lemma_acc</code>, over the tokens with a gold lemma).</p>"
+        + table(["words", "tokens", "lemma accuracy"], seen_rows(m))
+        + "<h3>Most frequent lemma errors</h3>"
+        + table(
+            ["count", "word", "gold lemma", "predicted lemma"],
+            [[e["count"], e["word"], e["gold"], e["predicted"]] for e in m["errors"]],
+            text_columns=(1, 2, 3),
+        )
     )
 
 
