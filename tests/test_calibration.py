@@ -9,7 +9,14 @@ import numpy
 import pytest
 import spacy
 
-from spacy_lstm_tagger.pipeline.calibration import fit_temperature, kept_curve, reliability, scale
+from spacy_lstm_tagger.pipeline.calibration import (
+    fit_temperature,
+    kept_curve,
+    log_probs_of,
+    reliability,
+    scale,
+    temperature_problem,
+)
 
 from helpers import TOY_LABELS, TOY_TEXTS
 
@@ -18,7 +25,7 @@ def test_reliability_and_ece_by_hand():
     probs = numpy.array([0.95, 0.95, 0.95, 0.95, 0.55, 0.55, 0.35, 1.0])
     right = numpy.array([1, 1, 1, 0, 1, 0, 0, 1])
     result = reliability(probs, right)
-    assert [(b["low"], b["tokens"]) for b in result["bins"]] == [(0.3, 1), (0.5, 2), (0.9, 5)]
+    assert [(b["low"], b["high"], b["tokens"]) for b in result["bins"]] == [(0.3, 0.4, 1), (0.5, 0.6, 2), (0.9, 1.0, 5)]
     top = result["bins"][-1]  # 1.0 falls in the top bin
     assert top["confidence"] == pytest.approx(0.96) and top["accuracy"] == pytest.approx(0.8)
     # |0 - 0.35| * 1/8 + |0.5 - 0.55| * 2/8 + |0.8 - 0.96| * 5/8
@@ -29,9 +36,26 @@ def test_kept_curve_keeps_the_most_confident():
     probs = numpy.array([0.9, 0.5, 0.99, 0.7])
     right = numpy.array([1, 0, 1, 0])
     points = kept_curve(probs, right, [1.0, 0.5, 0.25])
-    assert [(p["tokens"], p["threshold"], p["accuracy"]) for p in points] == [
-        (4, 0.5, 0.5), (2, 0.9, 1.0), (1, 0.99, 1.0)
+    assert [(p["share"], p["tokens"], p["threshold"], p["accuracy"]) for p in points] == [
+        (1.0, 4, 0.5, 0.5), (0.5, 2, 0.9, 1.0), (0.25, 1, 0.99, 1.0)
     ]
+
+
+def test_kept_curve_breaks_ties_by_keeping_the_earlier_tokens():
+    # 20 tokens at 0.9 (the first ten right, the last ten wrong) between 20 at 0.5:
+    # a quarter keeps ten of the tied 0.9 tokens, the first ten in the text.
+    probs = numpy.array([0.5, 0.9] * 20)
+    right = numpy.array([0, 1] * 10 + [0, 0] * 10)
+    (point,) = kept_curve(probs, right, [0.25])
+    assert (point["tokens"], point["threshold"], point["accuracy"]) == (10, 0.9, 1.0)
+
+
+def test_a_float32_confidence_is_binned_by_its_value():
+    # float32(0.7) is 0.69999998807907...: it belongs in [0.6, 0.7), not [0.7, 0.8).
+    probs = numpy.array([0.7, 0.7, 0.3], dtype="float32")
+    result = reliability(probs, numpy.array([1, 0, 1]))
+    assert [(b["low"], b["tokens"]) for b in result["bins"]] == [(0.3, 1), (0.6, 2)]
+    assert result["bins"][1]["confidence"] == float(numpy.float32(0.7))
 
 
 def test_fitted_temperature_recovers_the_one_that_made_the_data():
@@ -113,6 +137,48 @@ def test_a_temperature_beyond_json_is_refused_as_damage(toy_pipeline, tmp_path, 
     # JSON has no NaN or infinity: the cfg file's parser refuses it, naming the file.
     with pytest.raises(ValueError, match=f"^\\[lstm_tagger\\] cannot load {re.escape(str(cfg_file))}: "):
         spacy.load(copy)
+
+
+def test_the_ends_of_the_temperature_range_are_allowed():
+    assert temperature_problem(0.1) is None and temperature_problem(20.0) is None and temperature_problem(20) is None
+    assert temperature_problem(20.000001) is not None and temperature_problem(0.0999999) is not None
+    assert temperature_problem(True) is not None  # a bool is not a number here, though True == 1
+
+
+def test_a_probability_that_underflowed_to_zero_reads_as_the_smallest_float32():
+    # The smallest normal float32 is 2 ** -126, so its log is -126 log 2 (about -87.34).
+    log_probs = log_probs_of(numpy.array([[0.0, 0.25, 0.75]], dtype="float32"))
+    numpy.testing.assert_allclose(log_probs, [[-126 * math.log(2), math.log(0.25), math.log(0.75)]], rtol=1e-6)
+
+
+def test_scale_tempers_each_token_on_its_own():
+    # Two tokens whose scores are 2000 apart: one token's scores must not move the other's.
+    scores = numpy.array([[0.0, -1.0, -3.0], [-2000.0, -2001.0, -2003.0]])
+    scaled = scale(scores, 2.0)
+    expected = softmax_by_hand([0.0, -1.0, -3.0], 2.0)
+    numpy.testing.assert_allclose(numpy.exp(scaled), [expected, expected], rtol=1e-12)
+
+
+def log_softmax_by_hand(scores):
+    top = scores.max(axis=1, keepdims=True)
+    return scores - top - numpy.log(numpy.exp(scores - top).sum(axis=1, keepdims=True))
+
+
+def mean_nll_by_hand(log_probs, gold, temperature):
+    return -log_softmax_by_hand(log_probs / temperature)[numpy.arange(len(gold)), gold].mean()
+
+
+def test_fitted_temperature_is_the_best_on_a_fine_grid():
+    # Tokens of very different sharpness (row scales 0.2 to 8): the fit must weigh
+    # each token's own normaliser, not one shared by all tokens.
+    rng = numpy.random.default_rng(1)
+    logits = rng.normal(size=(600, 6)) * numpy.geomspace(0.2, 8.0, 600)[:, None]
+    gold = numpy.array([rng.choice(6, p=numpy.exp(row)) for row in log_softmax_by_hand(logits / 1.7)])
+    log_probs = log_softmax_by_hand(logits)
+    grid = numpy.geomspace(0.1, 20.0, 20001)
+    best = grid[numpy.argmin([mean_nll_by_hand(log_probs, gold, t) for t in grid])]
+    assert 1.2 < best < 2.5
+    assert fit_temperature(log_probs, gold) == pytest.approx(best, rel=1e-3)
 
 
 def softmax_by_hand(scores, temperature):

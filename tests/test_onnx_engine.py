@@ -9,6 +9,7 @@ from spacy.tokens import Doc
 from thinc.api import Adam, fix_random_seed
 
 from spacy_lstm_tagger.pipeline import onnx_engine
+from spacy_lstm_tagger.pipeline.network import BiLSTM
 from spacy_lstm_tagger.data.treebank import ewt_file
 from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
 from spacy_lstm_tagger.configs import CONFIG_DIR
@@ -71,9 +72,15 @@ def test_onnx_runs_every_layer_of_a_deeper_lstm(onnx_runs):
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3}})
     nlp.initialize(lambda: toy_examples(nlp))  # untrained weights are enough to compare
+    # The tag layer starts at zero, which makes every tag equally likely whatever
+    # the LSTM gives: seeded weights there make the tags depend on every layer.
+    tag_head = nlp.get_pipe("lstm_tagger").model.network.tag_head
+    with torch.no_grad():
+        tag_head.weight.copy_(torch.randn(tag_head.weight.shape, generator=torch.Generator().manual_seed(0)) * 3)
     texts = TOY_TEXTS + ["Zyxx qwerty 😀 東京"]
     torch_tags, torch_probs = tags_and_probs(nlp, texts)
     assert not onnx_runs
+    assert numpy.ptp(torch_probs) > 0.05  # not every tag equally likely
     onnx_nlp = spacy.blank("en")
     onnx_nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3, "engine": "onnx"}})
     onnx_nlp.get_pipe("lstm_tagger").from_bytes(nlp.get_pipe("lstm_tagger").to_bytes())
@@ -81,6 +88,20 @@ def test_onnx_runs_every_layer_of_a_deeper_lstm(onnx_runs):
     assert onnx_runs
     assert onnx_tags == torch_tags
     numpy.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+
+
+def test_onnx_bilstm_gives_torchs_outputs_at_every_layer(onnx_runs):
+    fix_random_seed(0)
+    bilstm = BiLSTM(8, 6, depth=3)
+    rows = torch.randn(3, 5, 8, generator=torch.Generator().manual_seed(0)) * 2
+    lengths = torch.tensor([5, 3, 1])
+    with torch.inference_mode():
+        expected = bilstm(rows, lengths, 0.0, False)
+        outputs = onnx_engine.OnnxBiLSTM(bilstm)(rows, lengths)
+    assert onnx_runs
+    is_token = torch.arange(5) < lengths[:, None]  # outputs past a row's length mean nothing
+    assert expected[is_token].abs().max() > 0.1
+    numpy.testing.assert_allclose(outputs[is_token].numpy(), expected[is_token].numpy(), atol=1e-5)
 
 
 def test_onnx_follows_the_weights_as_they_train(onnx_runs):

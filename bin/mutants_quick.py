@@ -1,0 +1,90 @@
+"""A quick look at one module's mutants: run the fixture-free tests of some test
+files against every mutant, in one process (no pytest, no trained pipeline).
+
+    mutmut run "spacy_lstm_tagger.pipeline.featurize*"   # writes mutants/ (stop it once running)
+    cd mutants && python ../bin/mutants_quick.py spacy_lstm_tagger.pipeline.featurize ../tests/test_featurize.py
+
+Prints the mutants that no test here notices; a pipeline test may still kill
+them, so confirm with `mutmut run NAME` and look with `mutmut show NAME`.
+"""
+import importlib
+import importlib.util
+import inspect
+import os
+import re
+import signal
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+
+def fixture_free_tests(files):
+    """(name, function, arguments) of each test that needs no fixture but tmp_path."""
+    tests = []
+    for file in files:
+        spec = importlib.util.spec_from_file_location(Path(file).stem, file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, function in vars(module).items():
+            if not name.startswith("test_") or not callable(function):
+                continue
+            marks = getattr(function, "pytestmark", [])
+            if any(mark.name == "slow" for mark in marks):
+                continue
+            cases, given = [{}], []
+            for mark in (m for m in marks if m.name == "parametrize"):
+                names = [n.strip() for n in mark.args[0].split(",")]
+                values = [getattr(v, "values", v) for v in mark.args[1]]
+                values = [v if len(names) > 1 else (v,) for v in values]
+                cases = [dict(case, **dict(zip(names, v))) for case in cases for v in values]
+                given += names
+            if set(inspect.signature(function).parameters) - set(given) - {"tmp_path"}:
+                continue
+            wants_tmp = "tmp_path" in inspect.signature(function).parameters
+            tests += [(f"{module.__name__}::{name}{case or ''}", function, case, wants_tmp) for case in cases]
+    return tests
+
+
+def first_failure(tests):
+    for name, function, case, wants_tmp in tests:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                function(**case, **({"tmp_path": Path(tempfile.mkdtemp())} if wants_tmp else {}))
+        except Exception:
+            return name
+    return None
+
+
+def main(module_name, *files):
+    sys.path[:0] = [os.getcwd(), str(Path(files[0]).parent)]  # mutants/ first, then the tests' helpers
+    os.environ["MUTANT_UNDER_TEST"] = ""
+    module = importlib.import_module(module_name)
+    tests = fixture_free_tests(files)
+    assert first_failure(tests) is None, "a test fails without any mutant"
+    source = Path(module.__file__).read_text()
+    mutants = re.findall(r"^\s*def (x\S+?__mutmut_\d+)\(", source, re.M)
+
+    def too_slow(*_):
+        raise TimeoutError
+
+    signal.signal(signal.SIGALRM, too_slow)
+    survivors = []
+    for mutant in mutants:
+        os.environ["MUTANT_UNDER_TEST"] = f"{module_name}.{mutant}"
+        signal.alarm(20)
+        try:
+            if first_failure(tests) is None:
+                survivors.append(mutant)
+        except TimeoutError:
+            pass
+        signal.alarm(0)
+    os.environ["MUTANT_UNDER_TEST"] = ""
+    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed, {len(survivors)} survived")
+    for mutant in survivors:
+        print(f"survived: {module_name}.{mutant}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
