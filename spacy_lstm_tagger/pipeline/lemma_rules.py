@@ -4,7 +4,8 @@ A rule strips a prefix and a suffix of the lowercased form, adds others, and
 then sets the case of the result, as UDPipe 2's lemma rules do: "Dogs" -> "dog"
 and "dogs" -> "dog" are one rule (lowercase, strip "s"). Where the lemma's case
 is none of lowercase, title case or uppercase ("McDonald's" -> "McDonald"), the
-rule edits the form as it is written ("form" casing). A rule that cannot apply
+rule edits the form as it is written ("form" casing); so does the one rule of
+every word that is its own lemma, whatever its case ("London" -> "London"). A rule that cannot apply
 to a form (the form does not start or end with what it strips) gives None,
 never a made-up string; `Lemmatizer` then takes the next most likely rule, and
 the form itself where no rule applies. Where the training data gives a (form,
@@ -46,6 +47,10 @@ def make_rule(form: str, lemma: str) -> LemmaRule:
     """The rule that turns `form` into `lemma`: the edit keeps the longest
     common substring of the two (lowercased unless the lemma's case is none
     of lowercase, title case, uppercase)."""
+    if form == lemma:
+        # One rule for every word that is its own lemma, whatever its case, so
+        # that a capitalised word nobody taught otherwise keeps its case.
+        return LemmaRule("form", "", "", "", "")
     lowered = lemma.lower()
     for casing in ("lower", "title", "upper"):
         if _cased(lowered, casing) == lemma and len(form.lower()) == len(form):
