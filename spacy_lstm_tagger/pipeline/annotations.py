@@ -16,7 +16,7 @@ from spacy.vocab import Vocab
 
 from .calibration import log_probs_of, scale
 from .confidence import set_confidences
-from .layout import OutputLayout
+from .layout import OutputLayout, family
 from .lemma_rules import Lemmatizer
 from .morphology import predicted_feats
 
@@ -55,7 +55,12 @@ def write_annotations(
     tag_temperature (float): divides the tag scores behind tag_prob (calibration).
     top_k (int): tags kept per token in `token._.tag_top_k`; 0 for none.
     """
-    best = {head.name: flat[:, head.columns].argmax(axis=1) for head in layout}
+    # The best label of the heads that are written, and of the tag (tag_prob
+    # and the lemma lookup need it).
+    best = {
+        head.name: flat[:, head.columns].argmax(axis=1)
+        for head in layout if head.name == "tag" or family(head.name) in heads
+    }
     columns: Dict[str, numpy.ndarray] = {}
     for name in ("tag", "pos"):
         if name in heads and name in layout:
@@ -113,5 +118,5 @@ def lemma_values(
     orths = numpy.concatenate([doc.to_array(ORTH) for doc in docs]) if docs else numpy.zeros(0, "uint64")
     tag_labels = layout["tag"].labels
     tags = [tag_labels[i] for i in best["tag"].tolist()]
-    ids = lemmatizer.lemma_ids(orths.tolist(), tags, flat[:, layout["lemma"].columns], strings)
+    ids = lemmatizer.lemma_ids(orths.tolist(), tags, flat[:, layout["lemma"].columns], strings, best["lemma"])
     return numpy.array(ids, dtype="uint64")

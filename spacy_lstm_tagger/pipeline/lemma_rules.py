@@ -204,12 +204,14 @@ class Lemmatizer:
         tags: Sequence[str],
         rule_scores: "numpy.ndarray",
         strings: "StringStore",
+        best: Optional["numpy.ndarray"] = None,
     ) -> List[int]:
         """The lemma hash of each token from its form's hash, its predicted tag
         and its rule scores (one row per token): `lemma` of the RULES_TRIED
-        most likely rules. Only the best rule is looked at unless it cannot
-        apply, and its result is cached per (form, tag, rule)."""
-        best = rule_scores.argmax(axis=1).tolist()
+        most likely rules. Only the best rule (`best`, the row's argmax when
+        not given) is looked at unless it cannot apply, and its result is
+        cached per (form, tag, rule)."""
+        best = (rule_scores.argmax(axis=1) if best is None else best).tolist()
         ids = []
         for row, (orth, tag, rule) in enumerate(zip(orths, tags, best)):
             key = (orth, tag, rule)
