@@ -494,20 +494,22 @@ def profile(args: argparse.Namespace) -> None:
 
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    from spacy_lstm_tagger.pipeline import annotations, component, confidence, featurize, network
+    from spacy_lstm_tagger.pipeline import annotations, component, confidence, featurize, model
+    from spacy_lstm_tagger.pipeline import token_scores
 
     tagger = component.LSTMTagger
     # (part, what it is made of); indented parts are inside the part above them.
     parts = [
-        ("predict", [tagger.predict]),
-        ("  featurize (Docs -> index arrays)", [featurize.cut_segments, featurize.featurize]),
-        ("  network forward", [network.BiLSTMTagger.forward]),
+        ("the component (pipe)", [tagger._annotate]),
+        ("  encode (Docs -> BiLSTM output)", [model.encode_docs]),
+        ("    featurize (Docs -> index arrays)", [featurize.cut_segments, featurize.featurize]),
         ("    torch.lstm", ["<built-in method torch.lstm>"]),
         ("    char CNN's conv1d", ["<built-in method torch.conv1d>"]),
-        ("set_annotations", [tagger.set_annotations]),
         ("  write_annotations", [annotations.write_annotations]),
-        ("  set_confidences (tag_prob)", [confidence.set_confidences]),
-        ("  Doc.from_array", ["from_array"]),
+        ("    output layers and softmax", [token_scores.EncodedTokens._softmax]),
+        ("    lemmas (lookup, rules)", [annotations.lemma_values]),
+        ("    set_confidences (tag_prob)", [confidence.set_confidences]),
+        ("    Doc.from_array", ["from_array"]),
     ]
     path, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
@@ -527,7 +529,7 @@ def profile(args: argparse.Namespace) -> None:
         return sum(v[3] for k, v in stats.items() if k in keys or k[2] in keys)
 
     rows = [[name, f"{seconds(m):.3f}", f"{100 * seconds(m) / total:.0f}%"] for name, m in parts]
-    rest = total - seconds([tagger.predict, tagger.set_annotations])
+    rest = total - seconds([tagger._annotate])
     rows.append(["rest (spaCy's nlp.pipe, batching)", f"{rest:.3f}", f"{100 * rest / total:.0f}%"])
     n_words = sum(len(words) for words, _ in sentences)
     print(f"{path.name}: {n_words} words, {args.threads} thread(s), batch size "

@@ -7,6 +7,7 @@ import numpy
 import pytest
 import spacy
 import srsly
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from spacy.strings import StringStore
@@ -20,6 +21,7 @@ from spacy_lstm_tagger.pipeline.lemma_rules import (
 )
 from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
+from spacy_lstm_tagger.pipeline.network import BiLSTMTagger, NetworkShape
 
 from helpers import SMALL_MODEL
 
@@ -92,6 +94,50 @@ def test_overfits_features_and_lemmas_and_keeps_them_saved(tmp_path, morph_mode)
     assert analyses(again) == expected()
 
 
+@pytest.mark.parametrize("morph_mode", ["whole", "per_feature"])
+def test_pipe_writes_what_set_annotations_of_predict_writes(morph_mode):
+    """nlp.pipe and nlp() score the lemma head only where the lookup does not
+    decide; what they write is what predict's full table gives."""
+    nlp, _ = trained(morph_mode=morph_mode, sentences=SENTENCES * 2)  # twice: a lookup
+    tagger = nlp.get_pipe("lstm_tagger")
+    tagger.top_k = 2
+    assert tagger.lemmatizer.lookup["NOUN"]["dogs"] == "dog"
+    words = [w for s in SENTENCES for w, *_ in s] + ["Mice", "were", "chasing", "rats", "."]
+
+    def docs():
+        return [Doc(nlp.vocab, words=words[i : i + 6]) for i in range(0, len(words), 6)]
+
+    def written(doc):
+        return [(t.tag_, t.pos_, str(t.morph), t.lemma_, [tag for tag, _ in t._.tag_top_k]) for t in doc]
+
+    by_predict = docs()
+    tagger.set_annotations(by_predict, tagger.predict(by_predict))
+    by_pipe = list(tagger.pipe(docs(), batch_size=2))
+    by_call = [tagger(doc) for doc in docs()]
+    assert [written(d) for d in by_pipe] == [written(d) for d in by_predict]
+    assert [written(d) for d in by_call] == [written(d) for d in by_predict]
+    for ours in (by_pipe, by_call):
+        for doc, reference_doc in zip(ours, by_predict):
+            assert [t._.tag_prob for t in doc] == pytest.approx([t._.tag_prob for t in reference_doc], abs=1e-6)
+
+
+def test_scores_of_one_head_are_its_columns_of_all_scores():
+    shape = NetworkShape(n_words=5, n_chars=5, n_tags=3, n_pos=2, word_width=4, char_width=3,
+                         char_features=4, hidden_width=5, depth=1, extra_heads=(4, 6))
+    network = BiLSTMTagger(shape)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in network.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator))
+    hidden = torch.randn(7, 10, generator=generator)
+    every = network.score(hidden)
+    assert every.shape == (7, 3 + 2 + 4 + 6)
+    for start, stop in ((0, 3), (3, 5), (5, 9), (9, 15)):
+        assert torch.allclose(network.score(hidden, slice(start, stop)), every[:, start:stop], atol=1e-6)
+    with pytest.raises(ValueError, match="columns 2:4 are not within one output layer"):
+        network.score(hidden, slice(2, 4))
+
+
 # Rules: (form, lemma) -> the rule, written out by hand.
 @pytest.mark.parametrize("form, lemma, rule", [
     ("dogs", "dog", ("lower", "", "", "s", "")),
@@ -154,8 +200,8 @@ def test_lemmatizer_falls_back_to_next_rule_then_to_the_form():
 
 
 def test_lemma_ids_take_the_best_rule_that_applies_per_row():
-    """The batch path: only the best rule unless it cannot apply; the cache
-    per (form, tag, best rule) never hands one row's fallback to another."""
+    """The batch path: the lookup first, then only the best rule unless it
+    cannot apply; the caches never hand one row's fallback to another."""
     rules = [LemmaRule("lower", "", "", "was", "be"), LemmaRule("lower", "", "", "s", ""),
              LemmaRule("lower", "", "", "", "")]
     lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}})
@@ -171,11 +217,25 @@ def test_lemma_ids_take_the_best_rule_that_applies_per_row():
         [0.7, 0.1, 0.2],  # "was" cannot apply, then the identity rule beats "s"
         [0.1, 0.8, 0.1],  # no lookup for VERB: "s" cannot apply, next the identity
     ])
-    ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, scores, strings)
+    asked = []
+
+    def rule_probs(table):
+        def of_rows(rows):
+            asked.append(rows.tolist())
+            return table[rows]
+        return of_rows
+
+    ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, rule_probs(scores), strings)
     assert [strings[i] for i in ids] == ["dog", "be", "cat", "mouse", "dogs", "cat", "mice"]
+    # The rules are scored for the rows that the lookup does not decide only.
+    assert asked == [[0, 1, 2, 4, 5, 6]]
     # Again, from the cache, in another order: the same per row.
-    ids = lemmatizer.lemma_ids([strings[f] for f in forms[::-1]], tags[::-1], scores[::-1], strings)
+    ids = lemmatizer.lemma_ids([strings[f] for f in forms[::-1]], tags[::-1], rule_probs(scores[::-1]), strings)
     assert [strings[i] for i in ids] == ["mice", "cat", "dogs", "mouse", "cat", "be", "dog"]
+    # Every row of a batch that the lookup decides: no rule scores at all.
+    asked.clear()
+    ids = lemmatizer.lemma_ids([strings["mice"]] * 2, ["NOUN"] * 2, rule_probs(scores[:2]), strings)
+    assert [strings[i] for i in ids] == ["mouse", "mouse"] and asked == []
 
 
 def test_rules_seen_fewer_times_than_min_count_are_no_labels():

@@ -5,7 +5,7 @@ label is written into its Token attribute, a whole batch at once with
 token's FEATS string (`token.morph`); the lemma head's rules, with the lookup,
 its lemma (`token.lemma_`, lemma_rules.py).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy
 from spacy.attrs import LEMMA, MORPH, ORTH, POS, TAG
@@ -19,6 +19,9 @@ from .confidence import set_confidences
 from .layout import OutputLayout, family
 from .lemma_rules import Lemmatizer
 from .morphology import predicted_feats
+from .token_scores import EncodedTokens, ProbabilityTable
+
+TokenScores = Union[ProbabilityTable, EncodedTokens]
 
 ATTR_IDS = {"tag": TAG, "pos": POS, "morph": MORPH, "lemma": LEMMA}
 
@@ -33,7 +36,7 @@ def label_values(layout: OutputLayout, name: str, strings: StringStore) -> numpy
 
 def write_annotations(
     docs: Sequence[Doc],
-    flat: numpy.ndarray,
+    scores: TokenScores,
     layout: OutputLayout,
     vocab: Vocab,
     *,
@@ -45,8 +48,9 @@ def write_annotations(
 ) -> None:
     """Write each head's most likely label for every token of `docs`.
 
-    flat (numpy.ndarray): (n_tokens, layout.n_columns) probabilities of the
-        Docs' tokens, Doc after Doc.
+    scores (TokenScores): each head's probabilities for the Docs' tokens, Doc
+        after Doc; only the heads written (and the tag) are read, and the lemma
+        head only for the tokens that the lemma lookup does not decide.
     heads (Sequence[str]): the attributes written ("tag", "pos", "morph",
         "lemma"); the others are never touched.
     lemmatizer (Lemmatizer): the lemma head's rules and lookup, with "lemma".
@@ -58,8 +62,8 @@ def write_annotations(
     # The best label of the heads that are written, and of the tag (tag_prob
     # and the lemma lookup need it).
     best = {
-        head.name: flat[:, head.columns].argmax(axis=1)
-        for head in layout if head.name == "tag" or family(head.name) in heads
+        head.name: scores.probs(head.name).argmax(axis=1)
+        for head in layout if head.name == "tag" or (family(head.name) in heads and head.name != "lemma")
     }
     columns: Dict[str, numpy.ndarray] = {}
     for name in ("tag", "pos"):
@@ -68,11 +72,11 @@ def write_annotations(
     if "morph" in heads and layout.of("morph"):
         columns["morph"] = morph_values(layout, best, vocab)
     if "lemma" in heads and "lemma" in layout:
-        columns["lemma"] = lemma_values(docs, flat, layout, best, vocab.strings, lemmatizer)
+        columns["lemma"] = lemma_values(docs, scores, layout, best, vocab.strings, lemmatizer)
     tags = layout["tag"]
     # Calibrated probabilities (calibration.py), once for the batch; the
     # predicted tag stays the most likely one.
-    tag_log_probs = scale(log_probs_of(flat[:, tags.columns]), tag_temperature)
+    tag_log_probs = scale(log_probs_of(scores.probs("tag")), tag_temperature)
     set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k)
     if columns:
         values = numpy.stack(list(columns.values()), axis=1)
@@ -107,7 +111,7 @@ def morph_values(layout: OutputLayout, best: Dict[str, numpy.ndarray], vocab: Vo
 
 def lemma_values(
     docs: Sequence[Doc],
-    flat: numpy.ndarray,
+    scores: TokenScores,
     layout: OutputLayout,
     best: Dict[str, numpy.ndarray],
     strings: StringStore,
@@ -118,5 +122,5 @@ def lemma_values(
     orths = numpy.concatenate([doc.to_array(ORTH) for doc in docs]) if docs else numpy.zeros(0, "uint64")
     tag_labels = layout["tag"].labels
     tags = [tag_labels[i] for i in best["tag"].tolist()]
-    ids = lemmatizer.lemma_ids(orths.tolist(), tags, flat[:, layout["lemma"].columns], strings, best["lemma"])
+    ids = lemmatizer.lemma_ids(orths.tolist(), tags, lambda rows: scores.rows("lemma", rows), strings)
     return numpy.array(ids, dtype="uint64")

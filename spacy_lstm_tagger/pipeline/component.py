@@ -5,7 +5,7 @@ one pass of the BiLSTM model of model.py.
 from copy import deepcopy
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -14,22 +14,23 @@ from spacy.pipeline import TrainablePipe
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
-from spacy.util import registry
+from spacy.util import minibatch, registry
 from spacy.vocab import Vocab
 from thinc.api import Model
 from thinc.types import Floats2d
 
-from .annotations import write_annotations
+from .annotations import TokenScores, write_annotations
 from .confidence import register_extensions
 from .gold import aligned, gold_labels, labels_seen
 from .heads import ANNOTATABLE, annotate_problems, head_labels, lemma_tables, morph_tables
 from .layout import OutputLayout, label_problem
 from .lemma_rules import Lemmatizer, checked_rules
 from .loss import tagger_loss
-from .model import ModelFileError, TaggerModel
+from .model import ModelFileError, TaggerModel, encode_docs
 from .saved_cfg import SAVED_CFG, checked_cfg
 from .settings import ModelSettings, rate_problems, whole_number_problems
 from .threads import limit_threads_after_fork
+from .token_scores import EncodedTokens, ProbabilityTable
 
 DEFAULT_MODEL = {"@architectures": "spacy_lstm_tagger.LSTMTagger.v1", **asdict(ModelSettings())}
 
@@ -273,6 +274,35 @@ class LSTMTagger(TrainablePipe):
                 "load a trained pipeline before using it"
             )
 
+    def __call__(self, doc: Doc) -> Doc:
+        """Annotate one Doc: as `set_annotations(predict(...))`, faster."""
+        error_handler = self.get_error_handler()
+        try:
+            self._annotate([doc])
+            return doc
+        except Exception as e:
+            error_handler(self.name, self, [doc], e)
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Annotate a stream of Docs, `batch_size` at a time: as
+        `set_annotations(predict(...))` for each batch, faster."""
+        error_handler = self.get_error_handler()
+        for docs in minibatch(stream, size=batch_size):
+            try:
+                self._annotate(docs)
+                yield from docs
+            except Exception as e:
+                error_handler(self.name, self, docs, e)
+
+    def _annotate(self, docs: List[Doc]) -> None:
+        """The output layers run only for the heads written and, for the lemma
+        head, only for the tokens that the lemma lookup does not decide."""
+        self._require_ready()
+        limit_threads_after_fork()
+        if docs:
+            scores = EncodedTokens(self.model.network, encode_docs(self.model, docs), self.layout)
+            self._write(docs, scores)
+
     def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
         """Probabilities per token of each Doc, each head's columns normalised on
         their own (tags, then UPOS labels: see `layout`)."""
@@ -288,8 +318,11 @@ class LSTMTagger(TrainablePipe):
             return
         # The whole batch's scores at once; only the writing is per Doc.
         flat = self.model.ops.to_numpy(self.model.ops.xp.concatenate(scores))
+        self._write(docs, ProbabilityTable(flat, self.layout))
+
+    def _write(self, docs: List[Doc], scores: TokenScores) -> None:
         write_annotations(
-            docs, flat, self.layout, self.vocab, heads=self.heads, overwrite=self.overwrite,
+            docs, scores, self.layout, self.vocab, heads=self.heads, overwrite=self.overwrite,
             tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k, lemmatizer=self.lemmatizer,
         )
 

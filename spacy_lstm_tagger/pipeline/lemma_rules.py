@@ -14,10 +14,11 @@ tag) pair one lemma, always and at least `min_count` times, the lookup decides.
 import json
 import unicodedata
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy
 
 if TYPE_CHECKING:
-    import numpy
     from spacy.strings import StringStore
 
 CASINGS = ("lower", "title", "upper", "form")
@@ -182,10 +183,11 @@ class Lemmatizer:
         self.rules = tuple(rules)
         self.lookup = lookup
         self._cache: Dict[Tuple[str, int], Optional[str]] = {}
-        # (orth, tag, best rule) -> the lemma's hash, where the lookup or the
-        # best rule decides; dict reads and writes are atomic, so threads
-        # that share the component may fill it together.
-        self._ids: Dict[Tuple[int, str, int], int] = {}
+        # (orth, tag) -> the lookup's lemma hash (0: none), and (orth, best
+        # rule) -> the lemma hash where the rule applies; dict reads and writes
+        # are atomic, so threads that share the component may fill them together.
+        self._known: Dict[Tuple[int, str], int] = {}
+        self._ids: Dict[Tuple[int, int], int] = {}
 
     def lemma(self, form: str, tag: str, ranked: Sequence[int]) -> str:
         """ranked: rule indices, most likely first."""
@@ -202,38 +204,58 @@ class Lemmatizer:
         self,
         orths: Sequence[int],
         tags: Sequence[str],
-        rule_scores: "numpy.ndarray",
+        rule_probs: Callable[[numpy.ndarray], numpy.ndarray],
         strings: "StringStore",
-        best: Optional["numpy.ndarray"] = None,
     ) -> List[int]:
-        """The lemma hash of each token from its form's hash, its predicted tag
-        and its rule scores (one row per token): `lemma` of the RULES_TRIED
-        most likely rules. Only the best rule (`best`, the row's argmax when
-        not given) is looked at unless it cannot apply, and its result is
-        cached per (form, tag, rule)."""
-        best = (rule_scores.argmax(axis=1) if best is None else best).tolist()
-        ids = []
-        for row, (orth, tag, rule) in enumerate(zip(orths, tags, best)):
-            key = (orth, tag, rule)
+        """The lemma hash of each token from its form's hash and its predicted
+        tag: the lookup's where it has them; else, from the rule probabilities
+        of those tokens alone (`rule_probs(rows)`: one row per token asked
+        for), `lemma` of the RULES_TRIED most likely rules. Only the best rule
+        is looked at unless it cannot apply; results are cached per (form,
+        tag) and per (form, rule)."""
+        known = self._known
+        ids = [known.get(key, -1) for key in zip(orths, tags)]  # one dict read per token
+        for row in [row for row, value in enumerate(ids) if value == -1]:
+            ids[row] = self._known_id(orths[row], tags[row], strings)
+        rows = [row for row, value in enumerate(ids) if value == 0]
+        if not rows:
+            return ids
+        probs = rule_probs(numpy.array(rows, dtype="int64"))
+        for k, (row, rule) in enumerate(zip(rows, probs.argmax(axis=1).tolist())):
+            key = (orths[row], rule)
             value = self._ids.get(key)
             if value is None:
-                form = strings[orth]
-                known = self.lookup.get(tag, {}).get(form)
-                lemma = known if known is not None else self._applied(form, rule)
+                form = strings[orths[row]]
+                lemma = self._applied(form, rule)
                 if lemma is not None:
-                    if len(self._ids) >= CACHE_SIZE:
-                        self._ids.clear()
                     value = self._ids[key] = strings.add(lemma)
+                    self._limit(self._ids)
                 else:  # the best rule cannot apply: the next ones, for this row alone
-                    ranked = (-rule_scores[row]).argsort(kind="stable")[:RULES_TRIED]
-                    value = strings.add(self.lemma(form, tag, ranked))
-            ids.append(value)
+                    ranked = (-probs[k]).argsort(kind="stable")[:RULES_TRIED]
+                    value = strings.add(self.lemma(form, tags[row], ranked))
+            ids[row] = value
         return ids
+
+    def _known_id(self, orth: int, tag: str, strings: "StringStore") -> int:
+        """The hash of the lookup's lemma for (form, tag), 0 if it has none."""
+        key = (orth, tag)
+        value = self._known.get(key)
+        if value is None:
+            lemma = self.lookup.get(tag, {}).get(strings[orth])
+            value = self._known[key] = strings.add(lemma) if lemma is not None else 0
+            self._limit(self._known)
+        return value
+
+    @staticmethod
+    def _limit(cache: dict) -> None:
+        if len(cache) > CACHE_SIZE:
+            cache.clear()
 
     def _applied(self, form: str, index: int) -> Optional[str]:
         key = (form, index)
-        if key not in self._cache:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = apply_rule(self.rules[index], form)
-        return self._cache[key]
+        try:
+            return self._cache[key]
+        except KeyError:  # never read back: another thread may empty the cache
+            lemma = self._cache[key] = apply_rule(self.rules[index], form)
+            self._limit(self._cache)
+            return lemma

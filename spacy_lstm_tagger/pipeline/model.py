@@ -133,7 +133,7 @@ class TaggerModel(Model):
         # The rates are the config's, whatever the model was trained with.
         network.dropout = self.settings.dropout
         network.word_dropout = self.settings.word_dropout
-        network.eval()  # see run_network
+        network.eval()  # see train_network
         self.attrs["tables"] = tables
         self.shims[0].network = network
         self.set_dim("nO", network.shape.n_tags, force=True)
@@ -265,7 +265,7 @@ class TaggerShim(PyTorchShim):
     thinc's optimizer keys a torch parameter's average by (shim id, name), but
     PyTorchShim.use_params looks for string keys, so with it the averages would
     silently never be used, in `spacy train` either. The model runs the network
-    itself (see `run_network`); the shim holds it for the optimizer.
+    itself (see `encode_docs` and `train_network`); the shim holds it for the optimizer.
     """
 
     @property
@@ -318,37 +318,56 @@ def softmax_per_head(scores: torch.Tensor, head_sizes: List[int]) -> torch.Tenso
     return torch.cat([torch.softmax(block, dim=1) for block in blocks], dim=1)
 
 
-def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
-    """One pass of rows through the torch network.
+def network_inputs(model: TaggerModel, segments: List[Segment]) -> Tuple[torch.Tensor, ...]:
+    """Segments -> index arrays -> the network's input tensors."""
+    batch = featurize(segments, model.tables, model.settings.max_word_chars)
+    device = model.shims[0].device
+    return (
+        torch.from_numpy(batch.word_ids).to(device),
+        torch.from_numpy(batch.type_ids).to(device),
+        torch.from_numpy(batch.type_chars).to(device),
+        torch.from_numpy(batch.lengths),  # stays on the CPU: it drives the loop
+    )
+
+
+def encode_docs(model: TaggerModel, docs: List[Doc]) -> torch.Tensor:
+    """The BiLSTM's output for every token of `docs`, Doc after Doc: an
+    (n_tokens, 2 * hidden_width) tensor that the output layers read
+    (`network.score`). A batch with many tokens (say one huge Doc) goes
+    through the network in several passes, which bounds memory.
+
+    It runs under inference_mode and changes no state, so that threads
+    sharing the model never see each other's passes. Dropout is an argument of
+    the network, not its mode."""
+    network = model.network
+    segments, token_order = cut_segments(docs, model.settings.max_sequence)
+    lstm = model.inference_lstm.get(network.bilstm)
+    with torch.inference_mode():
+        passes = [
+            network.encode(*network_inputs(model, part), group_size=model.settings.group_size, lstm=lstm)
+            for part in split_by_tokens(segments, TOKENS_PER_PASS)
+        ]
+        if not passes:
+            return network.tag_head.weight.new_zeros((0, network.tag_head.in_features))
+        # The network encodes tokens row by row; put them back in Doc order.
+        hidden = torch.cat(passes)
+        return hidden[torch.from_numpy(token_order).to(hidden.device)]
+
+
+def train_network(model: TaggerModel, segments: List[Segment]):
+    """One training pass of rows through the torch network.
     RETURNS: the (n_tokens, n_labels) probabilities, each head's block
         normalised on its own, and the backprop callback, which takes the
         gradient with respect to the scores before the softmax (as thinc's
         Softmax layer does, and as spaCy's losses give it: probabilities
         minus targets).
 
-    Prediction runs under inference_mode and changes no state, so that threads
-    sharing the model never see each other's passes. Dropout is an argument of
-    the network, not its mode; the mode matters only to cuDNN's LSTM, which
-    needs train() for a backward pass."""
-    settings = model.settings
-    batch = featurize(segments, model.tables, settings.max_word_chars)
+    The module's mode matters only to cuDNN's LSTM, which needs train() for a
+    backward pass; dropout is an argument of the network."""
     network = model.network
-    device = model.shims[0].device
-    inputs = (
-        torch.from_numpy(batch.word_ids).to(device),
-        torch.from_numpy(batch.type_ids).to(device),
-        torch.from_numpy(batch.type_chars).to(device),
-        torch.from_numpy(batch.lengths),  # stays on the CPU: it drives the loop
-    )
-    head_sizes = network.head_sizes()
-    if not is_train:
-        lstm = model.inference_lstm.get(network.bilstm)
-        with torch.inference_mode():
-            scores = network(*inputs, group_size=settings.group_size, lstm=lstm)
-            return softmax_per_head(scores, head_sizes), None
     network.train()
     try:
-        scores = network(*inputs, group_size=settings.group_size, train=True)
+        scores = network(*network_inputs(model, segments), group_size=model.settings.group_size, train=True)
     finally:
         network.eval()
 
@@ -356,7 +375,7 @@ def run_network(model: TaggerModel, segments: List[Segment], is_train: bool):
         torch.autograd.backward(scores, grad_tensors=d_scores)
 
     with torch.no_grad():
-        probs = softmax_per_head(scores, head_sizes)
+        probs = softmax_per_head(scores, network.head_sizes())
     return probs, backprop
 
 
@@ -370,15 +389,18 @@ def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[F
     the softmax (spaCy's "probabilities minus targets", summed over tokens) and
     divides it by the batch's tokens: the model learns from the mean over
     tokens, so that a learning rate means the same for any batch size."""
+    split_at = numpy.cumsum([len(doc) for doc in docs])[:-1]
+    if not is_train:
+        network = model.network
+        with torch.inference_mode():
+            probs = softmax_per_head(network.score(encode_docs(model, docs)), network.head_sizes())
+        return model.ops.xp.split(torch2xp(probs), split_at), no_backprop
     segments, token_order = cut_segments(docs, model.settings.max_sequence)
-    passes = [
-        run_network(model, part, is_train)
-        for part in split_by_tokens(segments, TOKENS_PER_PASS)
-    ]
+    passes = [train_network(model, part) for part in split_by_tokens(segments, TOKENS_PER_PASS)]
     # The network scores tokens row by row; put them back in Doc order.
     flat = model.ops.xp.concatenate([torch2xp(scores.detach()) for scores, _ in passes])
     flat = flat[token_order]
-    per_doc = model.ops.xp.split(flat, numpy.cumsum([len(doc) for doc in docs])[:-1])
+    per_doc = model.ops.xp.split(flat, split_at)
 
     def backprop(d_per_doc: List[Floats2d]) -> List[Doc]:
         d_flat = model.ops.alloc2f(*flat.shape)
@@ -390,3 +412,7 @@ def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[F
         return []  # index inputs carry no gradient back to the Docs
 
     return per_doc, backprop
+
+
+def no_backprop(d_per_doc: List[Floats2d]) -> List[Doc]:
+    raise ValueError("the model ran without is_train: there is nothing to backpropagate")

@@ -151,7 +151,27 @@ class BiLSTMTagger(nn.Module):
         if self.edge_chars is not None:
             nn.init.normal_(self.edge_chars, std=0.1)
 
-    def forward(
+    def forward(self, *inputs, **options) -> torch.Tensor:
+        """`encode`'s arguments -> (N, n_labels): for each token, row by row,
+        the scores of the tags, then of the UPOS labels, then of the extra
+        heads, before each head's softmax."""
+        return self.score(self.encode(*inputs, **options))
+
+    def score(self, hidden: torch.Tensor, columns: Optional[slice] = None) -> torch.Tensor:
+        """hidden (N, 2 * hidden_width): `encode`'s output -> (N, n_labels) scores
+        of every head, or only the `columns` of one head (its layout slice)."""
+        layers = [head for head in (self.tag_head, self.pos_head, self.extra_head) if head is not None]
+        if columns is None:
+            return torch.cat([head(hidden) for head in layers], dim=-1)
+        start = 0
+        for head in layers:
+            if start <= columns.start and columns.stop <= start + head.out_features:
+                part = slice(columns.start - start, columns.stop - start)
+                return functional.linear(hidden, head.weight[part], head.bias[part])
+            start += head.out_features
+        raise ValueError(f"columns {columns.start}:{columns.stop} are not within one output layer")
+
+    def encode(
         self,
         word_ids: torch.Tensor,
         type_ids: torch.Tensor,
@@ -170,9 +190,8 @@ class BiLSTMTagger(nn.Module):
         train (bool): apply dropout and word dropout.
         lstm: (rows, lengths) -> hidden, in place of `self.bilstm` when not
             training (the ONNX Runtime engine).
-        RETURNS (N, n_labels): for each token, row by row, the scores of the
-            tags, then of the UPOS labels, then of the extra heads, before each
-            head's softmax.
+        RETURNS (N, 2 * hidden_width): the BiLSTM's output for each token, row
+            by row, that the output layers (`score`) read.
         """
         if train and self.word_dropout > 0:
             # torch's global generator: spaCy's fix_random_seed seeds it.
@@ -196,10 +215,8 @@ class BiLSTMTagger(nn.Module):
                 group = lstm(rows, group_lengths)
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
-            return tokens.new_zeros((0, self.shape.n_labels))
-        hidden = functional.dropout(torch.cat(hidden), self.dropout, train)
-        heads = [head for head in (self.tag_head, self.pos_head, self.extra_head) if head is not None]
-        return torch.cat([head(hidden) for head in heads], dim=-1)
+            return tokens.new_zeros((0, 2 * self.shape.hidden_width))
+        return functional.dropout(torch.cat(hidden), self.dropout, train)
 
     def head_sizes(self) -> List[int]:
         """The width of each head's block of columns, in column order."""
