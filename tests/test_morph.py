@@ -17,7 +17,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
-    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, rules_seen,
+    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, most_likely, rules_seen,
 )
 from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
@@ -236,6 +236,14 @@ def test_lemma_ids_take_the_best_rule_that_applies_per_row():
     asked.clear()
     ids = lemmatizer.lemma_ids([strings["mice"]] * 2, ["NOUN"] * 2, rule_probs(scores[:2]), strings)
     assert [strings[i] for i in ids] == ["mouse", "mouse"] and asked == []
+
+
+@given(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]), min_size=1, max_size=30), st.integers(1, 10))
+def test_most_likely_is_a_stable_sorts_first_n(probs, n):
+    """Ties (say probabilities that underflowed to 0) keep index order."""
+    row = numpy.array(probs, dtype="float32")
+    expected = sorted(range(len(probs)), key=lambda i: (-probs[i], i))[:n]
+    assert most_likely(row, n).tolist() == expected
 
 
 def test_rules_seen_fewer_times_than_min_count_are_no_labels():

@@ -171,6 +171,16 @@ def checked_lookup(lookup: Any, where: str = "lemma_lookup") -> Dict[str, Dict[s
     return lookup
 
 
+def most_likely(probs: numpy.ndarray, n: int) -> numpy.ndarray:
+    """The indices of the `n` largest of `probs`, largest first, ties in index
+    order (a stable sort's first `n`) without sorting the whole row."""
+    if len(probs) <= n:
+        return numpy.argsort(-probs, kind="stable")
+    threshold = numpy.partition(probs, len(probs) - n)[len(probs) - n]
+    candidates = numpy.flatnonzero(probs >= threshold)
+    return candidates[numpy.argsort(-probs[candidates], kind="stable")][:n]
+
+
 def has_control_chars(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
@@ -231,7 +241,7 @@ class Lemmatizer:
                     value = self._ids[key] = strings.add(lemma)
                     self._limit(self._ids)
                 else:  # the best rule cannot apply: the next ones, for this row alone
-                    ranked = (-probs[k]).argsort(kind="stable")[:RULES_TRIED]
+                    ranked = most_likely(probs[k], RULES_TRIED)
                     value = strings.add(self.lemma(form, tags[row], ranked))
             ids[row] = value
         return ids
