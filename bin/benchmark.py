@@ -174,9 +174,10 @@ def tag(nlp, sentences: List[Sentence], batch_size: int, n_process: int = 1) -> 
 
 
 def predicts_pos(nlp) -> bool:
-    """Whether an lstm_tagger of the pipeline predicts UPOS (its predict_pos setting)."""
+    """Whether an lstm_tagger of the pipeline writes UPOS (predict_pos, "pos"
+    in annotate, or pos_from_tag)."""
     return any(
-        nlp.get_pipe_meta(name).factory == "lstm_tagger" and pipe.predict_pos
+        nlp.get_pipe_meta(name).factory == "lstm_tagger" and "pos" in pipe.attributes
         for name, pipe in nlp.pipeline
     )
 

@@ -55,10 +55,13 @@ def examples_of(nlp, sentences=SENTENCES, **kwargs):
     ]
 
 
-def trained(annotate=ALL, morph_mode="whole", updates=150, sentences=SENTENCES, **kwargs):
+def trained(annotate=ALL, morph_mode="whole", updates=150, sentences=SENTENCES, pos_from_tag=False, **kwargs):
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    nlp.add_pipe("lstm_tagger", config={"annotate": annotate, "morph_mode": morph_mode, "model": FAST, "lemma_min_count": 1})
+    nlp.add_pipe("lstm_tagger", config={
+        "annotate": annotate, "morph_mode": morph_mode, "model": FAST, "lemma_min_count": 1,
+        "pos_from_tag": pos_from_tag,
+    })
     examples = examples_of(nlp, sentences, **kwargs)
     optimizer = nlp.initialize(lambda: examples)
     optimizer.learn_rate = 0.01
@@ -92,6 +95,30 @@ def test_overfits_features_and_lemmas_and_keeps_them_saved(tmp_path, morph_mode)
     again.add_pipe("lstm_tagger", config={"annotate": ALL, "morph_mode": morph_mode, "model": FAST})
     again.from_bytes(nlp.to_bytes())
     assert analyses(again) == expected()
+
+
+def test_pos_from_tag_writes_the_upos_tags_into_pos_too(tmp_path):
+    """A treebank without XPOS: one head for UPOS, written into tag_ and pos_,
+    and the predicted features stay (an attribute_ruler's tag map wiped them)."""
+    nlp, examples = trained(annotate=["tag", "morph", "lemma"], pos_from_tag=True)
+    assert nlp.get_pipe("lstm_tagger").layout.size("pos") == 0
+    assert analyses(nlp) == expected()
+    scores = nlp.evaluate(examples)
+    assert (scores["pos_acc"], scores["tag_acc"], scores["morph_acc"]) == (1, 1, 1)
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp")
+    assert loaded.pipe_names == ["lstm_tagger"] and analyses(loaded) == expected()
+
+
+def test_pos_from_tag_needs_upos_tags_and_no_upos_head():
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="pos_from_tag writes token.pos_ from the tags: it cannot go with a UPOS head"):
+        nlp.add_pipe("lstm_tagger", config={"pos_from_tag": True, "annotate": ["tag", "pos"]})
+    tagger = nlp.add_pipe("lstm_tagger", config={"pos_from_tag": True, "model": FAST})
+    example = Example.from_dict(Doc(nlp.vocab, words=["The", "dog"]), {"tags": ["DET", "NN"]})
+    with pytest.raises(ValueError, match="pos_from_tag is set, but the tag 'NN' is not a UPOS label"):
+        nlp.initialize(lambda: [example])
+    assert not tagger.model.is_ready
 
 
 @pytest.mark.parametrize("morph_mode", ["whole", "per_feature"])

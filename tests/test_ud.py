@@ -219,7 +219,7 @@ def test_no_xpos_predicts_upos_and_loads_in_a_fresh_process(tmp_path, run_python
         "print(json.dumps([nlp.pipe_names, [t.pos_ for t in doc], nlp.meta['ud_treebank']['notes']]))"
     ) % (out / "model-best")
     pipe_names, pos, meta_notes = srsly.json_loads(run_python("-c", check).stdout)
-    assert pipe_names == ["lstm_tagger", "attribute_ruler"]
+    assert pipe_names == ["lstm_tagger"]  # it writes pos_ itself
     assert pos[:2] + pos[4:] == ["PRON", "VERB", "NOUN", "PUNCT"]
     assert meta_notes == [note[len("vi_tiny: "):] for note in notes]
 
@@ -334,21 +334,16 @@ def test_raw_text_gets_features_and_lemmas_after_loading(trained, lang, has_feat
         assert any(str(t.morph) for t in doc)
 
 
-def test_upos_copy_keeps_the_predicted_features(tmp_path):
-    """Without XPOS, the attribute_ruler that copies UPOS from tag_ into pos_
-    must leave token.morph (a tag map would set it to no features)."""
-    treebank = VI_TRAIN.replace("2\tnhớ\tnhớ\tVERB\t_\t_", "2\tnhớ\tnhớ\tVERB\t_\tMood=Ind")
-    folder = write_treebank(tmp_path / "vi", "vi_tiny", treebank)
+def test_no_xpos_writes_upos_from_the_tag_head(tmp_path):
+    """Without XPOS the tagger's one head is UPOS, written into tag_ and pos_
+    by the tagger itself: no attribute_ruler, no UPOS head."""
+    folder = write_treebank(tmp_path / "vi", "vi_tiny", VI_TRAIN)
     config_path, _, _ = prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=lambda _: None)
     config = Config().from_disk(config_path, interpolate=False)
-    ruler_init = config["initialize"]["components"]["attribute_ruler"]
-    nlp = spacy.blank("xx")  # spaCy's Vietnamese tokenizer needs pyvi
-    ruler = nlp.add_pipe("attribute_ruler")
-    ruler.initialize(lambda: [], **ruler_init)
-    doc = Doc(nlp.vocab, words=["Tôi", "nhớ"], tags=["PRON", "VERB"], morphs=["", "Mood=Ind"])
-    doc = ruler(doc)
-    assert [t.pos_ for t in doc] == ["PRON", "VERB"]
-    assert [str(t.morph) for t in doc] == ["", "Mood=Ind"]
+    assert config["nlp"]["pipeline"] == ["lstm_tagger"]
+    component = config["components"]["lstm_tagger"]
+    assert (component["pos_from_tag"], component["predict_pos"]) == (True, False)
+    assert "pos" not in component["annotate"]
 
 
 def trivial_baselines(train_docs, dev_docs):

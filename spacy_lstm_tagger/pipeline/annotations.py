@@ -42,6 +42,7 @@ def write_annotations(
     *,
     heads: Sequence[str],
     overwrite: bool,
+    pos_from_tag: bool = False,
     tag_temperature: float,
     top_k: int,
     lemmatizer: Optional[Lemmatizer] = None,
@@ -54,6 +55,7 @@ def write_annotations(
     heads (Sequence[str]): the attributes written ("tag", "pos", "morph",
         "lemma"); the others are never touched.
     lemmatizer (Lemmatizer): the lemma head's rules and lookup, with "lemma".
+    pos_from_tag (bool): also write each tag, a UPOS label, into `token.pos_`.
     overwrite (bool): replace labels a Doc already has; otherwise a token keeps
         a label it has (its tag_prob is still the model's own prediction's).
     tag_temperature (float): divides the tag scores behind tag_prob (calibration).
@@ -69,6 +71,8 @@ def write_annotations(
     for name in ("tag", "pos"):
         if name in heads and name in layout:
             columns[name] = label_values(layout, name, vocab.strings)[best[name]]
+    if pos_from_tag:
+        columns["pos"] = numpy.array([UPOS_IDS[tag] for tag in layout["tag"].labels], dtype="uint64")[best["tag"]]
     if "morph" in heads and layout.of("morph"):
         columns["morph"] = morph_values(layout, best, vocab)
     if "lemma" in heads and "lemma" in layout:

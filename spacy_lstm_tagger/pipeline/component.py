@@ -89,6 +89,7 @@ def make_tagger_scorer() -> Callable:
         "morph_mode": "whole",
         "lemma_min_count": 2,
         "predict_pos": False,
+        "pos_from_tag": False,
         "top_k": 0,
         "label_smoothing": 0.0,
         "teacher_weight": 0.5,
@@ -108,6 +109,7 @@ def make_lstm_tagger(
     morph_mode: str,
     lemma_min_count: int,
     predict_pos: bool,
+    pos_from_tag: bool,
     top_k: int,
     label_smoothing: float,
     teacher_weight: float,
@@ -130,6 +132,9 @@ def make_lstm_tagger(
         examples to be a label of the lemma head (as spaCy's `min_tree_freq`);
         rarer rules cost output columns and are seldom predicted right.
     predict_pos (bool): also predict UPOS into `token.pos_` (as "pos" in annotate).
+    pos_from_tag (bool): the tags are UPOS labels (a treebank without XPOS):
+        write each token's tag into `token.pos_` too, with no head of its own
+        and no attribute_ruler.
     top_k (int): also store each token's `top_k` most likely tags with their
         probabilities in `token._.tag_top_k`; 0 for none.
     label_smoothing (float): share of the gold label's probability that the
@@ -143,7 +148,7 @@ def make_lstm_tagger(
     """
     return LSTMTagger(
         nlp.vocab, model, name, overwrite=overwrite, annotate=annotate, morph_mode=morph_mode,
-        lemma_min_count=lemma_min_count, predict_pos=predict_pos, top_k=top_k,
+        lemma_min_count=lemma_min_count, predict_pos=predict_pos, pos_from_tag=pos_from_tag, top_k=top_k,
         label_smoothing=label_smoothing, teacher_weight=teacher_weight,
         neg_prefix=neg_prefix, scorer=scorer,
     )
@@ -164,6 +169,7 @@ class LSTMTagger(TrainablePipe):
         morph_mode: str = "whole",
         lemma_min_count: int = 2,
         predict_pos: bool = False,
+        pos_from_tag: bool = False,
         top_k: int = 0,
         label_smoothing: float = 0.0,
         teacher_weight: float = 0.5,
@@ -180,6 +186,11 @@ class LSTMTagger(TrainablePipe):
         problems.extend(rate_problems("teacher_weight", teacher_weight))
         if not isinstance(neg_prefix, str):
             problems.append(f"neg_prefix={neg_prefix!r} is not a string")
+        if pos_from_tag and (predict_pos or "pos" in annotate):
+            problems.append(
+                "pos_from_tag writes token.pos_ from the tags: it cannot go with a UPOS "
+                "head (predict_pos, or 'pos' in annotate)"
+            )
         if problems:
             raise ValueError(f"[{name}] invalid settings: " + "; ".join(problems))
         self.vocab = vocab
@@ -193,6 +204,7 @@ class LSTMTagger(TrainablePipe):
         self.morph_mode = morph_mode
         self.lemma_min_count = lemma_min_count
         self.predict_pos = predict_pos
+        self.pos_from_tag = pos_from_tag
         self.lemmatizer = Lemmatizer([], {})
         self._layout: Optional[OutputLayout] = None
         self.top_k = top_k
@@ -224,6 +236,13 @@ class LSTMTagger(TrainablePipe):
         """The attributes the component writes: `annotate`, and "pos" with
         predict_pos, in the order of ANNOTATABLE."""
         asked = set(self.annotate) | ({"pos"} if self.predict_pos else set())
+        return tuple(name for name in ANNOTATABLE if name in asked)
+
+    @property
+    def attributes(self) -> Tuple[str, ...]:
+        """The attributes the component writes: its heads', and "pos" with
+        pos_from_tag, in the order of ANNOTATABLE."""
+        asked = set(self.heads) | ({"pos"} if self.pos_from_tag else set())
         return tuple(name for name in ANNOTATABLE if name in asked)
 
     @property
@@ -322,7 +341,8 @@ class LSTMTagger(TrainablePipe):
 
     def _write(self, docs: List[Doc], scores: TokenScores) -> None:
         write_annotations(
-            docs, scores, self.layout, self.vocab, heads=self.heads, overwrite=self.overwrite,
+            docs, scores, self.layout, self.vocab, heads=self.heads, pos_from_tag=self.pos_from_tag,
+            overwrite=self.overwrite,
             tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k, lemmatizer=self.lemmatizer,
         )
 
@@ -458,7 +478,7 @@ class LSTMTagger(TrainablePipe):
         `pos_acc`, `morph_acc` and `morph_per_feat`, `lemma_acc`."""
         examples = list(examples)
         validate_examples(examples, "LSTMTagger.score")
-        return self.scorer(examples, attrs=self.heads, **kwargs)
+        return self.scorer(examples, attrs=self.attributes, **kwargs)
 
     # Loading and initialize share one path: the new cfg and model are staged
     # beside the component and checked against each other and the config (see
@@ -554,6 +574,13 @@ class LSTMTagger(TrainablePipe):
                     where,
                     f"the weights have heads of {list(shape.extra_heads)} outputs after the tag "
                     f"and UPOS heads, but cfg has {extra}",
+                )
+            not_upos = [tag for tag in cfg["labels"] if tag not in UPOS_IDS]
+            if self.pos_from_tag and not_upos:
+                raise self._error(
+                    where,
+                    f"pos_from_tag is set, but the tag {not_upos[0]!r} is not a UPOS label: "
+                    "only a model whose tags are UPOS can write them into token.pos_",
                 )
             untrained = [name for name in self.heads if not layout.of(name)]
             if untrained:

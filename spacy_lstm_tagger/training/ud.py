@@ -128,20 +128,13 @@ def prepare(
             "tags: the treebank has no XPOS beyond UPOS, so the tagger predicts "
             "UPOS into token.pos_ (and token.tag_)"
         )
-        # One output layer, for UPOS; an attribute_ruler copies it from
-        # token.tag_ into token.pos_, where UPOS belongs. Patterns, not a
-        # tag map: a tag map also sets token.morph (to no features), which
-        # would wipe the tagger's predicted features.
+        # One output layer, for UPOS, whose label the tagger writes into
+        # token.pos_ (where UPOS belongs) as well as token.tag_.
         upos_as_tags(train_docs)
         if dev_docs is not train_docs:
             upos_as_tags(dev_docs)
-        labels = sorted({t.pos_ for doc in train_docs for t in doc} - {""})
         config["components"]["lstm_tagger"]["predict_pos"] = False
-        config["nlp"]["pipeline"] = ["lstm_tagger", "attribute_ruler"]
-        config["components"]["attribute_ruler"] = {"factory": "attribute_ruler"}
-        config["initialize"]["components"]["attribute_ruler"] = {
-            "patterns": [{"patterns": [[{"TAG": label}]], "attrs": {"POS": label}} for label in labels]
-        }
+        config["components"]["lstm_tagger"]["pos_from_tag"] = True
     notes.extend(_choose_heads(config, train_docs))
     _derive_batches(config["training"], train_docs, epochs)
     for note in notes:
@@ -156,7 +149,7 @@ def prepare(
 def _choose_heads(config, train_docs: List[Doc]) -> List[str]:
     """Drop "morph" and "lemma" from the config's annotate where the treebank's
     FEATS or LEMMA column is all `_` (and "pos" where UPOS is the tag, which the
-    attribute_ruler copies); model-best is the best at every attribute written.
+    tagger writes from its tag); model-best is the best at every attribute written.
     RETURNS (List[str]): notes on the heads left out."""
     component = config["components"]["lstm_tagger"]
     if "annotate" not in component:  # the component's default: tags (and UPOS)
