@@ -1,9 +1,11 @@
 """The `lstm_tagger` component and its model: all that `spacy.load` needs.
 
 Docs -> index arrays (featurize) -> torch network (network, model; onnx_engine
-for tagging) -> scores, whose columns the OutputLayout names (layout) ->
-annotations and confidences (annotations, confidence, calibration). In
-training: gold labels (gold) -> loss (loss). The model's settings are declared
+for tagging) -> BiLSTM output -> scores, whose columns the OutputLayout names
+(layout), computed per head and, for lemmas, per token only as needed
+(token_scores) -> annotations and confidences (annotations, confidence,
+calibration; morphology, lemma_rules). In training: gold labels (gold) -> loss
+(loss). The model's settings are declared
 in settings, the component's saved entries in saved_cfg. Nothing here imports
 training, tagging, evaluation or plotting code.
 """

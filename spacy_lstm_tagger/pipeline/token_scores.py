@@ -21,9 +21,6 @@ class ProbabilityTable:
         self.flat = flat
         self.layout = layout
 
-    def __len__(self) -> int:
-        return len(self.flat)
-
     def probs(self, name: str) -> numpy.ndarray:
         """(n_tokens, labels) probabilities of head `name`."""
         return self.flat[:, self.layout[name].columns]
@@ -44,9 +41,6 @@ class EncodedTokens:
         self.hidden = hidden
         self.layout = layout
         self._probs: Dict[str, numpy.ndarray] = {}
-
-    def __len__(self) -> int:
-        return len(self.hidden)
 
     def probs(self, name: str) -> numpy.ndarray:
         if name not in self._probs:
