@@ -52,12 +52,15 @@ def first_failure(tests):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 function(**case, **({"tmp_path": Path(tempfile.mkdtemp())} if wants_tmp else {}))
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # pytest.raises and pytest.fail raise a BaseException
             return name
     return None
 
 
 def main(module_name, *files):
+    report = os.fdopen(os.dup(1), "w")  # a mutant may close sys.stdout
     sys.path[:0] = [os.getcwd(), str(Path(files[0]).parent)]  # mutants/ first, then the tests' helpers
     os.environ["MUTANT_UNDER_TEST"] = ""
     module = importlib.import_module(module_name)
@@ -81,9 +84,9 @@ def main(module_name, *files):
             pass
         signal.alarm(0)
     os.environ["MUTANT_UNDER_TEST"] = ""
-    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed, {len(survivors)} survived")
+    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed, {len(survivors)} survived", file=report)
     for mutant in survivors:
-        print(f"survived: {module_name}.{mutant}")
+        print(f"survived: {module_name}.{mutant}", file=report)
 
 
 if __name__ == "__main__":
