@@ -2,7 +2,9 @@
 origin, resume, and reading back a cut-off output. Every expected value is
 written out here by hand (file contents, paths, messages); no pipeline needed."""
 import gzip
+import io
 import json
+import locale
 import os
 import socket
 import stat
@@ -316,19 +318,32 @@ def test_an_error_on_closing_keeps_the_partial_file(tmp_path):
     assert names(tmp_path) == ["out.jsonl.partial", "out.jsonl.partial.origin.json"]
 
 
-def test_a_character_device_is_written_into(tmp_path):
-    with AtomicOutput(os.devnull, "jsonl", origin=origin_of()) as output:
-        assert (output.stream, output.path, output.working) == ("a character device", os.devnull, os.devnull)
-        assert output.kept == ""
-        output.file.write(JSONL_1)
-    assert os.path.exists(os.devnull) and not os.path.exists(os.devnull + ".partial")
-    with pytest.raises(TagIOError) as error:
-        with AtomicOutput(os.devnull, "jsonl"):
-            raise OSError(28, "No space left on device")
-    assert str(error.value) == f"{os.devnull}: cannot be written (No space left on device)"
-    with pytest.raises(RuntimeError):  # anything else passes through
-        with AtomicOutput(os.devnull, "jsonl"):
-            raise RuntimeError("stop")
+def test_a_stream_keeps_nothing_to_resume(tmp_path):
+    # A FIFO, not /dev/null: a broken run must not be able to replace a device.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with AtomicOutput(fifo, "jsonl", origin=origin_of()) as output:
+            assert (output.stream, output.path, output.working) == ("a FIFO", str(fifo), str(fifo))
+            assert output.kept == ""
+            output.file.write(JSONL_1)
+        with pytest.raises(TagIOError) as error:
+            with AtomicOutput(fifo, "jsonl"):
+                raise OSError(28, "No space left on device")
+        assert str(error.value) == f"{fifo}: cannot be written (No space left on device)"
+        with pytest.raises(RuntimeError):  # anything else passes through
+            with AtomicOutput(fifo, "jsonl"):
+                raise RuntimeError("stop")
+        assert os.read(reader, 1000) == JSONL_1.encode()
+    finally:
+        os.close(reader)
+    assert names(tmp_path) == ["fifo"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(ValueError) as error:
+        AtomicOutput(os.devnull, "jsonl", resume=True, origin=origin_of(), input_documents=input_documents())
+    assert str(error.value) == (
+        f"{os.devnull}: is a character device, written as the run goes; --resume needs an output file"
+    )
 
 
 def test_a_fifo_is_written_into(tmp_path):
@@ -345,10 +360,16 @@ def test_a_fifo_is_written_into(tmp_path):
 
 
 def test_stdout_is_written_straight_to(tmp_path):
-    output = AtomicOutput("-", "jsonl")
-    assert (output.stream, output.path) == ("stdout", "-")
-    with output:
-        assert output.file is sys.stdout
+    stdout, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        output = AtomicOutput("-", "jsonl")
+        assert (output.stream, output.path) == ("stdout", "-")
+        with output:
+            assert output.file is sys.stdout
+            output.file.write(JSONL_1)
+        assert not sys.stdout.closed and sys.stdout.getvalue() == JSONL_1  # stdout stays open
+    finally:
+        sys.stdout = stdout
     assert names(tmp_path) == []
 
     class Broken:
@@ -389,7 +410,8 @@ def leave_partial(tmp_path, content, origin=None, name="out.jsonl"):
         partial.write_bytes(gzip.compress(content.encode()))
     else:
         partial.write_text(content, encoding="utf-8")
-    (tmp_path / (name + ".partial.origin.json")).write_text(json.dumps(origin or origin_of()))
+    origin_text = json.dumps(origin or origin_of(), ensure_ascii=False)
+    (tmp_path / (name + ".partial.origin.json")).write_text(origin_text, encoding="utf-8")
     return out, partial
 
 
@@ -587,3 +609,80 @@ def test_same_text_ignores_whitespace_only():
     assert not same_text("It ran.", CONLLU_4, "conllu")
     assert not same_text("# text = It ran.", CONLLU_4, "conllu")
     assert same_text("", "1\tx\n\n", "conllu")
+
+
+def test_a_file_named_dash_is_not_followed_for_stdout(tmp_path):
+    # "-" is stdout, even where the working folder holds a link named "-".
+    (tmp_path / "-").symlink_to(tmp_path / "elsewhere")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert written_path("-") == "-"
+    finally:
+        os.chdir(cwd)
+
+
+def test_a_link_to_a_stream_is_named_as_given(tmp_path):
+    fifo, link = tmp_path / "fifo", tmp_path / "link"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(TagIOError) as error:
+            with AtomicOutput(link, "jsonl") as output:
+                assert (output.stream, output.path) == ("a FIFO", str(link))
+                raise OSError(28, "No space left on device")
+    finally:
+        os.close(reader)
+    assert str(error.value) == f"{link}: cannot be written (No space left on device)"
+
+
+def test_the_origin_of_a_gzipped_output_is_plain_json(tmp_path):
+    out = tmp_path / "out.jsonl.gz"
+    with pytest.raises(RuntimeError):
+        with AtomicOutput(out, "jsonl", origin=origin_of()) as output:
+            output.file.write(JSONL_1)
+            raise RuntimeError("stop")
+    origin = tmp_path / "out.jsonl.gz.partial.origin.json"
+    assert json.loads(origin.read_text(encoding="utf-8")) == origin_of()
+    # and the gzipped partial output resumes.
+    with AtomicOutput(out, "jsonl", resume=True, origin=origin_of(), input_documents=input_documents()) as output:
+        assert (output.resumed_after, output.resumed_docs) == (1, 1)
+        output.file.write(JSONL_3)
+    assert gzip.decompress(out.read_bytes()).decode() == JSONL_1 + JSONL_3
+    assert names(tmp_path) == ["out.jsonl.gz"]
+
+
+def test_complete_documents_of_a_gzipped_output(tmp_path):
+    path = tmp_path / "out.jsonl.gz"
+    path.write_bytes(gzip.compress((JSONL_1 + JSONL_3).encode()))
+    assert list(complete_documents(path, "jsonl", True)) == [(1, JSONL_1), (3, JSONL_3)]
+
+
+def test_an_origin_record_that_this_run_did_not_write_stays(tmp_path):
+    out = tmp_path / "out.jsonl"
+    origin = tmp_path / "out.jsonl.partial.origin.json"
+    with AtomicOutput(out, "jsonl") as output:  # no origin: nothing of it to delete
+        origin.write_text("someone else's")
+        output.file.write(JSONL_1)
+    assert names(tmp_path) == ["out.jsonl", "out.jsonl.partial.origin.json"]
+
+
+@pytest.mark.skipif(sys.flags.utf8_mode, reason="Python's UTF-8 mode ignores the locale")
+def test_files_are_utf8_whatever_the_locale(tmp_path):
+    # Under the C locale, a file opened without an encoding is ASCII.
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        for name in ("a.txt", "a.txt.gz"):
+            with open_output(tmp_path / name, name.endswith(".gz")) as f:
+                f.write("é\n")
+        assert (tmp_path / "a.txt").read_bytes() == b"\xc3\xa9\n"
+        assert gzip.decompress((tmp_path / "a.txt.gz").read_bytes()) == b"\xc3\xa9\n"
+        out = tmp_path / "out.jsonl"
+        origin = origin_of(input="/dé.txt")
+        leave_partial(tmp_path, JSONL_1, origin)
+        with AtomicOutput(out, "jsonl", resume=True, origin=origin, input_documents=input_documents()) as output:
+            assert output.resumed_docs == 1
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
