@@ -72,7 +72,8 @@ def write_annotations(
         if name in heads and name in layout:
             columns[name] = label_values(layout, name, vocab.strings)[best[name]]
     if pos_from_tag:
-        columns["pos"] = numpy.array([UPOS_IDS[tag] for tag in layout["tag"].labels], dtype="uint64")[best["tag"]]
+        upos = numpy.array([UPOS_IDS[tag] for tag in layout["tag"].labels], dtype="uint64")
+        columns["pos"] = upos[best["tag"]]
     if "morph" in heads and layout.of("morph"):
         columns["morph"] = morph_values(layout, best, vocab)
     if "lemma" in heads and "lemma" in layout:
