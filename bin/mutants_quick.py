@@ -35,7 +35,7 @@ def fixture_free_tests(files):
             cases, given = [{}], []
             for mark in (m for m in marks if m.name == "parametrize"):
                 names = [n.strip() for n in mark.args[0].split(",")]
-                values = [getattr(v, "values", v) for v in mark.args[1]]
+                values = [v.values if type(v).__name__ == "ParameterSet" else v for v in mark.args[1]]  # pytest.param
                 values = [v if len(names) > 1 else (v,) for v in values]
                 cases = [dict(case, **dict(zip(names, v))) for case in cases for v in values]
                 given += names
