@@ -233,6 +233,7 @@ def test_bilstm_dropout_is_between_layers_only_and_only_in_training():
         two = BiLSTM(3, 4, 2)
         assert not torch.allclose(two(rows, lengths, 0.9, True), two(rows, lengths, 0.0, False))
         torch.testing.assert_close(two(rows, lengths, 0.9, False), two(rows, lengths, 0.0, False))
+        torch.testing.assert_close(two(rows, lengths, 0.0, True), two(rows, lengths, 0.0, False))
 
 
 def test_char_features_are_the_relu_of_each_cnns_maximum():
@@ -292,6 +293,14 @@ def test_forward_scores_the_encoded_tokens():
         expected = reference_encode(network) @ network.tag_head.weight.T + network.tag_head.bias
     assert network.head_sizes() == [3]
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+    # Options reach encode: the group size, and training with its dropout.
+    network.dropout = 0.5
+    with torch.no_grad():
+        grouped = network(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, group_size=1)
+        torch.manual_seed(0)
+        trained = network(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, group_size=1, train=True)
+    torch.testing.assert_close(grouped, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(trained, expected)
 
 
 def test_empty_rows_give_no_tokens():
@@ -346,3 +355,10 @@ def test_word_dropout_replaces_known_words_by_the_unknown_word():
     ours = encode(network, train=True)
     unknown = torch.where(WORD_IDS == PAD, PAD, UNKNOWN)
     torch.testing.assert_close(ours, reference_encode(network, word_ids=unknown), rtol=1e-5, atol=1e-5)
+
+
+def test_rare_word_dropout_keeps_the_words():
+    network = seeded_network()
+    network.word_dropout = 1e-9
+    torch.manual_seed(0)
+    torch.testing.assert_close(encode(network, train=True), reference_encode(network), rtol=1e-5, atol=1e-5)
