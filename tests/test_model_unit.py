@@ -412,3 +412,136 @@ def test_averaged_weights_are_used_inside_use_params_only():
     blank = TaggerModel(ModelSettings(**SIZES))
     with blank.use_params(averages):
         assert blank.network is None
+
+
+def test_model_name_and_blank_state():
+    model = TaggerModel(ModelSettings(**SIZES, engine="onnx"))
+    assert model.name == "lstm_tagger"
+    assert not model.tables.is_built and model.tables.words == []
+    assert model.inference_lstm.engine == "onnx"
+    assert TaggerModel(ModelSettings(**SIZES)).inference_lstm.engine == "torch"
+
+
+def test_predict_and_begin_update_run_forward():
+    model = built(group_size=2)
+    expected = [softmax_per_head(s, [3, 2]).numpy() for s in per_doc_scores(model)]
+    for got, want in zip(model.predict(docs()), expected):
+        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    probs, backprop = model.begin_update(docs())
+    for got, want in zip(probs, expected):
+        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert backprop([numpy.zeros_like(p) for p in probs]) == []
+
+
+def test_build_again_replaces_the_network_and_its_sizes():
+    model = built(n_tags=3)
+    model.build(docs(["a b"]), 4, 0)
+    assert model.get_dim("nO") == 4 and model.shape.n_tags == 4 and model.tables.words == ["<pad>", "<unk>", "a", "b"]
+
+
+def test_a_file_of_two_bytes_a_weight_passes_the_size_check():
+    def data(n_words, ballast):
+        msg = message(shape=shape_with(n_words=n_words))
+        msg["ballast"] = b"." * ballast
+        return srsly.msgpack_dumps(msg)
+
+    n_words = 2000
+    n_weights = built().shape.n_parameters() + (n_words - 12) * 4
+    size = len(data(n_words, 1000))
+    exact = data(n_words, 1000 + 2 * n_weights - size)
+    assert len(exact) == 2 * n_weights
+    assert refused(exact).startswith(f"the index tables (12 words, {len(CHARS)} characters) do not fit")
+    # One byte less, or a quarter of what the sizes need, cannot hold the weights.
+    for small in (data(n_words, 1000 + 2 * n_weights - size - 1), data(n_words, 1000 + n_weights // 2 - size)):
+        assert refused(small) == (
+            f"the network's sizes need {n_weights:,} weights, more than a file of {len(small):,} bytes holds"
+        )
+
+
+class Spy:
+    """An inference engine that records what it is given and scores every token 1."""
+
+    def __init__(self):
+        self.given = []
+
+    def get(self, bilstm):
+        self.given.append(bilstm)
+        return lambda rows, lengths: torch.ones(rows.shape[0], rows.shape[1], 10)
+
+
+def test_encode_docs_runs_the_models_inference_engine():
+    model = built()
+    model.inference_lstm = Spy()
+    hidden = encode_docs(model, docs())
+    assert model.inference_lstm.given == [model.network.bilstm]
+    assert hidden.tolist() == [[1.0] * 10] * 12
+
+
+def test_finish_update_skips_parameters_without_gradient_and_keys_averages_by_shim_and_name():
+    model = built(n_pos=0)
+    network = model.network
+    shim = model.shims[0]
+    before = {name: p.detach().clone() for name, p in network.named_parameters()}
+    for name, param in network.named_parameters():
+        if name != "char_embed.weight":
+            param.grad = torch.full(param.shape, 0.01)
+    optimizer = SGD(0.5, grad_clip=0.0, use_averages=True)
+    model.finish_update(optimizer)
+    for name, param in network.named_parameters():
+        if name == "char_embed.weight":
+            assert param.tolist() == before[name].tolist()
+        else:
+            torch.testing.assert_close(param.detach(), before[name] - 0.005)
+    assert sorted(optimizer.averages) == sorted((shim.id, n) for n in before if n != "char_embed.weight")
+
+
+def test_finish_update_copies_new_arrays_of_an_optimizer_that_is_not_in_place():
+    model = built(n_pos=0)
+    network = model.network
+    before = {name: p.detach().clone() for name, p in network.named_parameters()}
+    where = {name: p.data_ptr() for name, p in network.named_parameters()}
+    for param in network.parameters():
+        param.grad = torch.full(param.shape, 0.25)
+
+    def optimizer(key, weights, grads):
+        return weights - 2 * grads, grads
+
+    model.finish_update(optimizer)
+    for name, param in network.named_parameters():
+        assert param.data_ptr() == where[name]
+        torch.testing.assert_close(param.detach(), before[name] - 0.5)
+
+
+def test_a_batch_of_one_token_gets_the_whole_gradient():
+    model = built(n_pos=0)
+    network = model.network
+    _, backprop = forward(model, docs(["dog"]), True)
+    backprop([numpy.array([[1.0, -1.0, 0.5]], "float32")])
+    ours = network.tag_head.bias.grad.clone()
+    torch.testing.assert_close(ours, torch.tensor([1.0, -1.0, 0.5]))
+
+
+def test_training_in_several_passes_gives_the_same_gradient():
+    model = built(group_size=2)
+    network = model.network
+    generator = torch.Generator().manual_seed(9)
+    d_scores = [numpy.asarray(torch.randn(len(doc), 5, generator=generator)) for doc in docs()]
+    _, backprop = forward(model, docs(), True)
+    backprop(d_scores)
+    expected = {name: p.grad.clone() for name, p in network.named_parameters()}
+    network.zero_grad()
+    expected_probs, _ = forward(model, docs(), False)
+    per_pass = model_module.TOKENS_PER_PASS
+    try:
+        model_module.TOKENS_PER_PASS = 4  # rows of 0 and 2 tokens, then 5, then 5
+        probs, backprop = forward(model, docs(), True)
+        backprop(d_scores)
+        in_passes, _ = forward(model, docs(), False)
+    finally:
+        model_module.TOKENS_PER_PASS = per_pass
+    for got, want in zip(probs, expected_probs):
+        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for got, want in zip(in_passes, expected_probs):
+        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for name, param in network.named_parameters():
+        torch.testing.assert_close(param.grad, expected[name], rtol=1e-4, atol=1e-6)
