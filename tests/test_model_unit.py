@@ -179,8 +179,10 @@ def test_loading_into_a_built_model_is_refused():
         (b"", "the file is damaged or truncated (ValueError: Unpack failed: incomplete input)"),
         (srsly.msgpack_dumps({"nodes": []}), "the file is of an older spacy-lstm-tagger: train the model again"),
         (srsly.msgpack_dumps([1]), "not an lstm_tagger model file (expected format 'spacy-lstm-tagger-model/2')"),
-        (srsly.msgpack_dumps({"format": "spacy-lstm-tagger-model/1", "shape": None}), "not an lstm_tagger model file (expected format 'spacy-lstm-tagger-model/2')"),
-        (srsly.msgpack_dumps({"format": MODEL_FORMAT, "shape": None, "tensors": {}}), "the network's sizes are missing"),
+        (srsly.msgpack_dumps({"format": "spacy-lstm-tagger-model/1", "shape": None}),
+         "not an lstm_tagger model file (expected format 'spacy-lstm-tagger-model/2')"),
+        (srsly.msgpack_dumps({"format": MODEL_FORMAT, "shape": None, "tensors": {}}),
+         "the network's sizes are missing"),
         (srsly.msgpack_dumps({"format": MODEL_FORMAT, "tables": b""}), "the network's sizes are missing"),
     ],
 )
@@ -188,7 +190,10 @@ def test_files_that_are_not_model_files_are_refused(data, expected):
     assert refused(data) == expected
 
 
-NAMES = "['n_words', 'n_chars', 'n_tags', 'n_pos', 'word_width', 'char_width', 'char_features', 'hidden_width', 'depth', 'char_kernels', 'char_edges', 'extra_heads']"
+NAMES = str([
+    "n_words", "n_chars", "n_tags", "n_pos", "word_width", "char_width", "char_features", "hidden_width", "depth",
+    "char_kernels", "char_edges", "extra_heads",
+])
 
 
 def shape_with(**entries):
@@ -201,12 +206,15 @@ def shape_with(**entries):
     "shape, expected",
     [
         (5, f"the network's sizes are damaged: expected {NAMES}, got 5"),
-        (shape_with(depth=...), "the network's sizes are damaged: expected " + NAMES + ", got {'char_kernels': 1, 'char_edges': 0, 'extra_heads': (), 'n_words': 12,"),
+        (shape_with(depth=...),
+         "the network's sizes are damaged: expected " + NAMES + ", got {'char_kernels': 1, 'char_edges': 0, 'extra_heads': (), 'n_words': 12,"),
         (shape_with(colour=1), "the network's sizes are damaged: expected " + NAMES),
-        (shape_with(n_tags=0, word_width="4"), "invalid network sizes: n_tags=0 is not >= 1; word_width='4' is not a whole number"),
+        (shape_with(n_tags=0, word_width="4"),
+         "invalid network sizes: n_tags=0 is not >= 1; word_width='4' is not a whole number"),
         (shape_with(extra_heads=[0]), "invalid network sizes: extra_heads[0]=0 is not >= 1"),
         (shape_with(extra_heads=3), "invalid network sizes: extra_heads=3 is not a list of whole numbers"),
-        (shape_with(word_width=8, hidden_width=6), "the weights are of another architecture size: word_width=8 (config: 4), hidden_width=6 (config: 5)"),
+        (shape_with(word_width=8, hidden_width=6),
+         "the weights are of another architecture size: word_width=8 (config: 4), hidden_width=6 (config: 5)"),
         (shape_with(n_words=10**6), "the network's sizes need 4,000,"),
     ],
 )
@@ -257,13 +265,19 @@ def tensors_with(name, array):
     [
         (..., "the weights are missing"),
         ([1, 2], "the weights are missing"),
-        (tensors_with("tag_head.bias", ...), "the weights do not fit the network: missing ['tag_head.bias'], unexpected []"),
-        (tensors_with("extra_head.bias", numpy.zeros(2, "float32")), "the weights do not fit the network: missing [], unexpected ['extra_head.bias']"),
-        (tensors_with("tag_head.bias", numpy.zeros(3, "int64")), "weights entry 'tag_head.bias' is not a numeric array"),
+        (tensors_with("tag_head.bias", ...),
+         "the weights do not fit the network: missing ['tag_head.bias'], unexpected []"),
+        (tensors_with("extra_head.bias", numpy.zeros(2, "float32")),
+         "the weights do not fit the network: missing [], unexpected ['extra_head.bias']"),
+        (tensors_with("tag_head.bias", numpy.zeros(3, "int64")),
+         "weights entry 'tag_head.bias' is not a numeric array"),
         (tensors_with("tag_head.bias", [0.0, 0.0, 0.0]), "weights entry 'tag_head.bias' is not a numeric array"),
-        (tensors_with("tag_head.bias", numpy.zeros(4, "float32")), "weights entry 'tag_head.bias' has shape (4,), the saved sizes need (3,)"),
-        (tensors_with("tag_head.bias", numpy.array([0.0, numpy.nan, 0.0], "float32")), "weights entry 'tag_head.bias' contains NaN or infinite values"),
-        (tensors_with("tag_head.bias", numpy.array([0.0, -numpy.inf, 0.0], "float32")), "weights entry 'tag_head.bias' contains NaN or infinite values"),
+        (tensors_with("tag_head.bias", numpy.zeros(4, "float32")),
+         "weights entry 'tag_head.bias' has shape (4,), the saved sizes need (3,)"),
+        (tensors_with("tag_head.bias", numpy.array([0.0, numpy.nan, 0.0], "float32")),
+         "weights entry 'tag_head.bias' contains NaN or infinite values"),
+        (tensors_with("tag_head.bias", numpy.array([0.0, -numpy.inf, 0.0], "float32")),
+         "weights entry 'tag_head.bias' contains NaN or infinite values"),
         (tensors_with("tag_head.bias", numpy.array([0.0, -10001.0, 0.0], "float32")),
          "weights entry 'tag_head.bias' holds a value of magnitude 1e+04, more than any trained network has (10000)"),
     ],
@@ -326,7 +340,8 @@ def test_long_docs_are_encoded_in_segments_of_max_sequence():
 def test_forward_gives_each_docs_probabilities_per_head(extra_heads):
     model = built(extra_heads=extra_heads, group_size=2)
     probs, backprop = forward(model, docs(), False)
-    assert [p.shape for p in probs] == [(5, 5 + sum(extra_heads)), (2, 5 + sum(extra_heads)), (0, 5 + sum(extra_heads)), (5, 5 + sum(extra_heads))]
+    width = 5 + sum(extra_heads)
+    assert [p.shape for p in probs] == [(5, width), (2, width), (0, width), (5, width)]
     for got, scores in zip(probs, per_doc_scores(model)):
         expected = softmax_per_head(scores, [3, 2, *extra_heads]).numpy()
         numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
@@ -401,7 +416,10 @@ def test_averaged_weights_are_used_inside_use_params_only():
     model = built(n_pos=0)
     shim = model.shims[0]
     before = {name: p.detach().clone() for name, p in model.network.named_parameters()}
-    averages = {(shim.id, "tag_head.bias"): numpy.array([1.0, 2.0, 3.0], "float32"), (shim.id + 1, "tag_head.weight"): numpy.zeros((3, 10), "float32")}
+    averages = {
+        (shim.id, "tag_head.bias"): numpy.array([1.0, 2.0, 3.0], "float32"),
+        (shim.id + 1, "tag_head.weight"): numpy.zeros((3, 10), "float32"),  # another shim's
+    }
     with model.use_params(averages):
         assert model.network.tag_head.bias.tolist() == [1.0, 2.0, 3.0]
         assert model.network.tag_head.weight.tolist() == before["tag_head.weight"].tolist()

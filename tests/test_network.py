@@ -184,7 +184,8 @@ def test_weights_are_named_as_in_model_files():
 def test_new_network_gives_every_label_the_same_score_and_pads_with_zeros():
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        network = BiLSTMTagger(NetworkShape(**{**SMALL, "n_words": 2000, "n_chars": 2000}, char_edges=1, extra_heads=(2,)), dropout=0.25, word_dropout=0.5)
+        shape = NetworkShape(**{**SMALL, "n_words": 2000, "n_chars": 2000}, char_edges=1, extra_heads=(2,))
+        network = BiLSTMTagger(shape, dropout=0.25, word_dropout=0.5)
     assert (network.dropout, network.word_dropout) == (0.25, 0.5)
     for head in (network.tag_head, network.pos_head, network.extra_head):
         assert not head.weight.any() and not head.bias.any()
