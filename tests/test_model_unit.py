@@ -175,7 +175,8 @@ def test_loading_into_a_built_model_is_refused():
     "data, expected",
     [
         (b"\xc1", "the file is damaged or truncated (FormatError: )"),
-        (srsly.msgpack_dumps({"format": MODEL_FORMAT})[:-3], "the file is damaged or truncated (ValueError: Unpack failed: incomplete input)"),
+        (srsly.msgpack_dumps({"format": MODEL_FORMAT})[:-3],
+         "the file is damaged or truncated (ValueError: Unpack failed: incomplete input)"),
         (b"", "the file is damaged or truncated (ValueError: Unpack failed: incomplete input)"),
         (srsly.msgpack_dumps({"nodes": []}), "the file is of an older spacy-lstm-tagger: train the model again"),
         (srsly.msgpack_dumps([1]), "not an lstm_tagger model file (expected format 'spacy-lstm-tagger-model/2')"),
@@ -207,7 +208,8 @@ def shape_with(**entries):
     [
         (5, f"the network's sizes are damaged: expected {NAMES}, got 5"),
         (shape_with(depth=...),
-         "the network's sizes are damaged: expected " + NAMES + ", got {'char_kernels': 1, 'char_edges': 0, 'extra_heads': (), 'n_words': 12,"),
+         "the network's sizes are damaged: expected " + NAMES
+          + ", got {'char_kernels': 1, 'char_edges': 0, 'extra_heads': (), 'n_words': 12,"),
         (shape_with(colour=1), "the network's sizes are damaged: expected " + NAMES),
         (shape_with(n_tags=0, word_width="4"),
          "invalid network sizes: n_tags=0 is not >= 1; word_width='4' is not a whole number"),
@@ -243,7 +245,8 @@ def test_sizes_that_the_file_can_hold_are_checked_further():
     [
         (..., "the index tables are missing"),
         ("words", "the index tables are missing"),
-        (srsly.msgpack_dumps({"words": WORDS, "chars": CHARS})[:-3], "index tables are damaged or truncated (Unpack failed: incomplete input)"),
+        (srsly.msgpack_dumps({"words": WORDS, "chars": CHARS})[:-3],
+         "index tables are damaged or truncated (Unpack failed: incomplete input)"),
         (srsly.msgpack_dumps({"words": WORDS[:-1], "chars": CHARS}),
          f"the index tables (11 words, {len(CHARS)} characters) do not fit the weights (12 words, {len(CHARS)} characters)"),
         (srsly.msgpack_dumps({"words": WORDS, "chars": CHARS[:-1]}),
