@@ -346,9 +346,7 @@ def encode_docs(model: TaggerModel, docs: List[Doc]) -> torch.Tensor:
         passes = [
             network.encode(*network_inputs(model, part), group_size=model.settings.group_size, lstm=lstm)
             for part in split_by_tokens(segments, TOKENS_PER_PASS)
-        ]
-        if not passes:
-            return network.tag_head.weight.new_zeros((0, network.tag_head.in_features))
+        ]  # at least one: split_by_tokens gives an empty part for no segments
         # The network encodes tokens row by row; put them back in Doc order.
         hidden = torch.cat(passes)
         return hidden[torch.from_numpy(token_order).to(hidden.device)]
