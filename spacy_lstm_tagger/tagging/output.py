@@ -28,37 +28,46 @@ def written_path(path: PathLike) -> str:
     return os.path.realpath(path) if path != STDIO and os.path.islink(path) else path
 
 
+# What an existing output path is, and how `tag` writes it: "stream" straight
+# into it, "file" through a partial file and a rename, None not at all.
+_KINDS = (
+    (stat.S_ISREG, "a file", "file"),
+    (stat.S_ISCHR, "a character device", "stream"),
+    (stat.S_ISFIFO, "a FIFO", "stream"),
+    (stat.S_ISDIR, "a folder", None),
+    (stat.S_ISBLK, "a block device", None),
+    (stat.S_ISSOCK, "a socket", None),
+)
+
+
+def _existing_kind(path: PathLike) -> Optional[Tuple[str, Optional[str]]]:
+    """(what it is, how tag writes it) of an existing path, through links
+    (/dev/stdout is one); ("not a file", None) for a kind not in _KINDS; None
+    where nothing is there."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for is_kind, name, written in _KINDS:
+        if is_kind(mode):
+            return name, written
+    return "not a file", None
+
+
 def stream_kind(path: PathLike) -> Optional[str]:
     """"stdout", "a character device" or "a FIFO" for an output that is written
     straight into, not through a partial file and a rename; None for a file."""
     if str(path) == STDIO:
         return "stdout"
-    try:
-        mode = os.stat(path).st_mode  # through links: /dev/stdout is one
-    except OSError:
-        return None
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    return None
+    kind = _existing_kind(path)
+    return kind[0] if kind and kind[1] == "stream" else None
 
 
 def unwritable_kind(path: PathLike) -> Optional[str]:
     """What an existing output is, where it is none that `tag` writes: neither a
     file to replace nor a character device or FIFO to write into."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    streamed = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)  # as stream_kind, without a second stat
-    return None if stat.S_ISREG(mode) or streamed else "not a file"
+    kind = _existing_kind(path)
+    return kind[0] if kind and kind[1] is None else None
 
 
 def partial_of(path: PathLike) -> Optional[str]:
