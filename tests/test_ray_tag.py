@@ -3,6 +3,7 @@
 The cluster tests are slow (each starts a cluster and its actors: some 20-60
 s on a busy 2-core machine) and CI runs them with --slow.
 """
+import contextlib
 import gzip
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy
 import pytest
@@ -203,25 +205,33 @@ def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_p
     assert "Traceback" not in out.stderr
 
 
+@contextlib.contextmanager
+def running_until(args, log: Path, started: Callable[[], bool], timeout: float = 240):
+    """The command `args` in a process group of its own (stderr into `log`),
+    handed over once `started()`; killed with its group if still running after."""
+    with log.open("w") as stderr, subprocess.Popen(
+        [sys.executable, *map(str, args)], cwd=ROOT, stderr=stderr, start_new_session=True
+    ) as proc:
+        try:
+            deadline = time.monotonic() + timeout
+            while not started():
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_where_resume_goes_on(toy_pipeline, corpus, tmp_path, run_python):
     shards, expected = corpus
     output = tmp_path / "out"
     args = ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--batch-size", "64", "--quiet")
     log = tmp_path / "stderr.txt"
-    with log.open("w") as stderr, subprocess.Popen(
-        [sys.executable, *map(str, args)], cwd=ROOT, stderr=stderr, start_new_session=True
-    ) as proc:
-        try:
-            deadline = time.monotonic() + 240
-            while not list(output.glob("*.partial")):  # mid-run
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=240)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+    with running_until(args, log, lambda: any(output.glob("*.partial"))) as proc:  # mid-run
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=240)
     stderr = log.read_text()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
@@ -264,22 +274,12 @@ def test_a_killed_worker_loses_and_repeats_no_line(toy_pipeline, corpus, tmp_pat
     output = tmp_path / "out"
     args = ray_tag_args(toy_pipeline, shards, output, "--workers", "2", "--batch-size", "64", "--quiet")
     log = tmp_path / "stderr.txt"
-    with log.open("w") as stderr, subprocess.Popen(
-        [sys.executable, *map(str, args)], cwd=ROOT, stderr=stderr, start_new_session=True
-    ) as proc:
-        try:
-            # Mid-run: the first results are being written, the manifest is not.
-            deadline = time.monotonic() + 240
-            while not any(output.glob("*.partial")) and not (output / MANIFEST).exists():
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            actors = worker_pids(proc.pid, "TagBatch")
-            assert len(actors) == 2 and not (output / MANIFEST).exists()
-            os.kill(actors[0], signal.SIGKILL)
-            proc.wait(timeout=240)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+    # Mid-run: the first results are being written, the manifest is not.
+    with running_until(args, log, lambda: any(output.glob("*.partial")) or (output / MANIFEST).exists()) as proc:
+        actors = worker_pids(proc.pid, "TagBatch")
+        assert len(actors) == 2 and not (output / MANIFEST).exists()
+        os.kill(actors[0], signal.SIGKILL)
+        proc.wait(timeout=240)
     assert proc.returncode == 0, log.read_text()
     assert_same_as_single_process(output, expected)
 
