@@ -1,5 +1,5 @@
 """A quick look at one module's mutants: run the fixture-free tests of some test
-files against every mutant, in one process (no pytest, no trained pipeline).
+files against every mutant, each in a fork of one process (no pytest, no trained pipeline).
 
     mutmut run "spacy_lstm_tagger.pipeline.featurize*"   # writes mutants/ (stop it once running)
     cd mutants && python ../bin/mutants_quick.py spacy_lstm_tagger.pipeline.featurize ../tests/test_featurize.py
@@ -73,18 +73,27 @@ def main(module_name, *files):
         raise TimeoutError
 
     signal.signal(signal.SIGALRM, too_slow)
-    survivors = []
+    survivors, crashed = [], 0
     for mutant in mutants:
         os.environ["MUTANT_UNDER_TEST"] = f"{module_name}.{mutant}"
-        signal.alarm(20)
-        try:
-            if first_failure(tests) is None:
-                survivors.append(mutant)
-        except TimeoutError:
-            pass
-        signal.alarm(0)
+        # Each mutant in a child process: one that crashes the interpreter
+        # (spaCy segfaults on some broken Docs) or leaves state behind is
+        # gone with its child.
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)
+            try:
+                code = 0 if first_failure(tests) is None else 1
+            except TimeoutError:
+                code = 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            survivors.append(mutant)
+        elif not os.WIFEXITED(status):
+            crashed += 1
     os.environ["MUTANT_UNDER_TEST"] = ""
-    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed, {len(survivors)} survived", file=report)
+    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed ({crashed} crashed), {len(survivors)} survived", file=report)
     for mutant in survivors:
         print(f"survived: {module_name}.{mutant}", file=report)
 
