@@ -58,21 +58,21 @@ def predictions(words, gold_tag, tag, sentence=None, gold_pos=None, pos=None, pr
 
 
 def test_per_tag_precision_recall_and_f1_by_hand():
-    gold = strings("A", "A", "A", "B", "B", "C", "E", "A", "G")
-    guess = strings("A", "A", "B", "B", "", "A", "D", "C", "")
+    gold = strings("A", "A", "A", "B", "B", "C", "E", "A", "G", "E")
+    guess = strings("A", "A", "B", "B", "", "A", "D", "C", "", "D")
     # (A,A) x2: tp A 2; (A,B): fn A, fp B; (B,B): tp B; (B,""): fn B;
-    # (C,A): fn C, fp A; (E,D): fn E, fp D; (A,C): fn A, fp C; (G,""): fn G.
-    # A: tp 2 fp 1 fn 2; B: tp 1 fp 1 fn 1; C: fp 1 fn 1; D: fp 1; E, G: fn 1.
+    # (C,A): fn C, fp A; (E,D) x2: fn E 2, fp D 2; (A,C): fn A, fp C; (G,""): fn G.
+    # A: tp 2 fp 1 fn 2; B: tp 1 fp 1 fn 1; C: fp 1 fn 1; D: fp 2; E: fn 2; G: fn 1.
     # "" (no tag predicted) is no tag of its own.
     rows = per_tag(gold, guess)
     assert rows == [
         {"tag": "A", "precision": 2 / 3, "recall": 2 / 4, "f1": 4 / 7, "support": 4, "errors": 3},
+        # errors 2 and support 2 alike: by tag
         {"tag": "B", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "errors": 2},
+        {"tag": "E", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2, "errors": 2},
         {"tag": "C", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "errors": 2},
-        # errors 1 and support 1 alike: by tag
-        {"tag": "E", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "errors": 1},
+        {"tag": "D", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "errors": 2},
         {"tag": "G", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "errors": 1},
-        {"tag": "D", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "errors": 1},
     ]
 
 
@@ -246,27 +246,29 @@ def test_frequent_errors_keeps_25():
 
 
 def test_compare_two_pipelines_by_hand():
-    gold = ["A", "A", "B", "B", "C", "", "E"]
-    ours = predictions("abcdefg", gold, ["A", "B", "B", "A", "C", "X", "E"],
-                       gold_pos=["N"] * 7, pos=["N"] * 7)
-    theirs = predictions("abcdefg", gold, ["A", "A", "B", "C", "D", "Y", "A"],
-                         gold_pos=["N"] * 7)
-    seen = numpy.array([True, False, True, True, False, False, True])
+    gold = ["A", "A", "B", "B", "C", "", "E", "F", "F"]
+    ours = predictions("abcdefghi", gold, ["A", "B", "B", "A", "C", "X", "E", "F", "H"],
+                       gold_pos=["N"] * 9, pos=["N"] * 9)
+    theirs = predictions("abcdefghi", gold, ["A", "A", "B", "C", "D", "Y", "A", "G", "F"],
+                         gold_pos=["N"] * 9)
+    seen = numpy.array([True, False, True, True, False, False, True, True, False])
     result = compare(ours, theirs, seen)
-    # ours right on 0, 2, 4, 6 of the 6 gold-tagged; theirs on 0, 1, 2
-    assert result["accuracy"] == {"tag": 4 / 6, "pos": 1.0}
-    assert result["other_accuracy"] == {"tag": 3 / 6, "pos": None}
-    # unseen and gold-tagged: 1 (theirs right), 4 (theirs wrong)
-    assert result["other_unseen_accuracy"] == 0.5
-    assert result["only_ours_right"] == 2  # 4, 6
-    assert result["only_other_right"] == 1  # 1
-    # ours: A tp 1 fp 1 fn 1, B tp 1 fp 1 fn 1, C tp 1, E tp 1
-    # theirs: A tp 2 fp 1 (E taken for A), B tp 1 fn 1, C fn 1, E fn 1
+    # ours right on 0, 2, 4, 6, 7 of the 8 gold-tagged; theirs on 0, 1, 2, 8
+    assert result["accuracy"] == {"tag": 5 / 8, "pos": 1.0}
+    assert result["other_accuracy"] == {"tag": 4 / 8, "pos": None}
+    # unseen and gold-tagged: 1 and 8 (theirs right), 4 (theirs wrong)
+    assert result["other_unseen_accuracy"] == 2 / 3
+    assert result["only_ours_right"] == 3  # 4, 6, 7
+    assert result["only_other_right"] == 2  # 1, 8
+    # ours: A tp 1 fp 1 fn 1, B tp 1 fp 1 fn 1, C tp 1, E tp 1, F tp 1 fn 1
+    # theirs: A tp 2 fp 1 (E taken for A), B tp 1 fn 1, C fn 1 fp 1, E fn 1, F tp 1 fn 1
+    # by how much more often one of the two alone is right, then support, then tag
     assert result["per_tag"] == [
         {"tag": "A", "support": 2, "f1": 0.5, "other_f1": 0.8, "only_ours_right": 0, "only_other_right": 1},
         {"tag": "C", "support": 1, "f1": 1.0, "other_f1": 0.0, "only_ours_right": 1, "only_other_right": 0},
         {"tag": "E", "support": 1, "f1": 1.0, "other_f1": 0.0, "only_ours_right": 1, "only_other_right": 0},
         {"tag": "B", "support": 2, "f1": 0.5, "other_f1": 2 / 3, "only_ours_right": 0, "only_other_right": 0},
+        {"tag": "F", "support": 2, "f1": 2 / 3, "other_f1": 2 / 3, "only_ours_right": 1, "only_other_right": 1},
     ]
 
 
@@ -301,6 +303,10 @@ def test_morph_and_lemma_say_why_not():
     assert result["lemma"] is None
     assert result["not_evaluated"] == {"lemma": "the pipeline writes no token.lemma_"}
     assert result["morph"]["accuracy"] == 0.5
+    # the lstm_tagger writes lemmas, though none here: evaluated, all wrong
+    result = morph_and_lemma(pred, numpy.array([True, False]), ("tag", "lemma"))
+    assert result["not_evaluated"] == {}
+    assert result["lemma"]["accuracy"] == 0.0
 
 
 def test_word_counts_are_lowercased():
@@ -320,8 +326,8 @@ SCRIPT = {
 TEXTS = []  # the texts the scripted component saw
 
 
-@Language.factory("scripted_tags_for_tests", default_config={"with_probs": True})
-def make_scripted_tags(nlp, name, with_probs):
+@Language.factory("scripted_tags_for_tests", default_config={"with_probs": True, "lemmas": False})
+def make_scripted_tags(nlp, name, with_probs, lemmas):
     def set_tags(doc):
         TEXTS.append(doc.text)
         temperature = find_lstm_tagger(nlp).cfg["tag_temperature"] if with_probs else None
@@ -331,18 +337,20 @@ def make_scripted_tags(nlp, name, with_probs):
             token.pos_ = pos if with_probs else ""
             if with_probs:
                 token._.tag_prob = raw if temperature == 1.0 else prob
+            if lemmas:
+                token.lemma_ = token.text.lower()
         return doc
 
     return set_tags
 
 
-def scripted_pipeline(temperature):
+def scripted_pipeline(temperature, lemmas=False):
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger", config={"model": SMALL_MODEL})
     examples = [Example(Doc(nlp.vocab, words=w), Doc(nlp.vocab, words=w, tags=t)) for w, t in TRAIN]
     nlp.initialize(lambda: examples)
     find_lstm_tagger(nlp).cfg["tag_temperature"] = temperature
-    nlp.add_pipe("scripted_tags_for_tests")
+    nlp.add_pipe("scripted_tags_for_tests", config={"lemmas": lemmas})
     return nlp
 
 
@@ -456,3 +464,17 @@ def test_evaluate_a_gold_corpus_without_tags():
     with pytest.raises(ValueError) as error:
         evaluate(nlp, docs)
     assert str(error.value) == "the gold corpus has no tagged tokens (2 sentences, no XPOS tags)"
+
+
+def test_evaluate_lemmas_seen_and_unseen():
+    nlp = scripted_pipeline(1.0, lemmas=True)  # lemma: the word lowercased
+    docs = gold_docs(nlp.vocab)
+    for doc, lemmas in zip(docs, [["the", "dog", "eat"], ["a", "bird", "sing"]]):
+        for token, lemma in zip(doc, lemmas):
+            token.lemma_ = lemma
+    report = evaluate(nlp, docs)
+    assert report["not_evaluated"] == {"morph": "the gold corpus has no FEATS"}
+    # right: the, dog, a, bird; wrong: ate, sang. Seen in training: the, dog, ate, a
+    assert report["lemma"]["accuracy"] == 4 / 6
+    assert report["lemma"]["seen"] == {"seen": {"tokens": 4, "accuracy": 0.75},
+                                       "unseen": {"tokens": 2, "accuracy": 0.5}}
