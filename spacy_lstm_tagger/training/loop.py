@@ -25,6 +25,10 @@ from .options import TrainingOptions
 from .temperatures import fit_pipeline_temperatures
 
 STATE_KEY = "lstm_tagger_training"  # in meta.json of the saved pipelines
+# meta.json keeps a score to 10 decimals: a dev score must beat the best by more
+# than this to count as better, so that a resumed run, which reads the best
+# score back, chooses model-best as the run that went on would have.
+IMPROVEMENT = 1e-9
 
 
 @dataclass
@@ -111,7 +115,7 @@ def train(config_path: PathLike, output_dir: PathLike, corpora: Corpora, options
             curves.add(epoch=epoch, loss=loss, tag_acc=scores.get("tag_acc"),
                        pos_acc=scores.get("pos_acc"), seconds=round(state.train_seconds, 1),
                        calibration=calibration)
-            if score > state.best_score or not dev_scored:
+            if score > state.best_score + IMPROVEMENT or not dev_scored:
                 state.best_score, state.best_epoch = score, epoch
                 nlp.meta[STATE_KEY] = state.to_meta()
                 nlp.meta["performance"] = scores
