@@ -5,7 +5,8 @@ files against every mutant, each in a fork of one process (no pytest, no trained
     cd mutants && python ../bin/mutants_quick.py spacy_lstm_tagger.pipeline.featurize ../tests/test_featurize.py
 
 Prints the mutants that no test here notices (a mutant that takes over
-MUTANT_SECONDS, 20 unless set, counts as killed); a pipeline test may still kill
+MUTANT_SECONDS, 20 unless set, counts as killed; MUTANT_ONLY="x_f__mutmut_3,..."
+reruns only those); a pipeline test may still kill
 them, so confirm with `mutmut run NAME` and look with `mutmut show NAME`.
 """
 import importlib
@@ -69,6 +70,8 @@ def main(module_name, *files):
     assert first_failure(tests) is None, "a test fails without any mutant"
     source = Path(module.__file__).read_text()
     mutants = re.findall(r"^\s*def (x\S+?__mutmut_\d+)\(", source, re.M)
+    if os.environ.get("MUTANT_ONLY"):  # "name,name": only these (a rerun of the survivors)
+        mutants = [m for m in mutants if m in os.environ["MUTANT_ONLY"].split(",")]
 
     def too_slow(*_):
         raise TimeoutError

@@ -317,3 +317,35 @@ def test_train_held_out_dev_seed_upos_weights_and_time_limit(tmp_path):
     assert meta(last)[DEV_KEY] == held_out
     config = Config().from_disk(last / "config.cfg")
     assert config["system"]["seed"] == 5 and config["training"]["max_epochs"] == 2
+
+
+class FakeClock:
+    """time.perf_counter for the loop: 10 seconds more at each reading."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 10.0
+        return self.now
+
+
+def test_train_time_limit_and_speed_on_a_fake_clock(tmp_path):
+    from spacy_lstm_tagger.training import loop
+
+    lines = []
+    real_time, loop.time = loop.time, FakeClock()
+    try:
+        train(TOY_CONFIG, tmp_path, Corpora(toy_docs(), toy_docs(), "train"),
+              TrainingOptions(epochs=3, max_minutes=1, log=lines.append))
+    finally:
+        loop.time = real_time
+    # run start 10; each epoch reads the clock at its start (20), after training
+    # (30: 9 words in 10 s, 1 word/s) and for the run's time (40 - 10 = 30 s):
+    # after the second epoch 60 s, the 1-minute limit
+    speeds = [EPOCH_ROW.fullmatch(line).group(5) for line in lines if EPOCH_ROW.fullmatch(line)]
+    assert speeds == ["       1", "       1"]
+    assert "stopping: 1.0 minutes reached the 1 limit" in lines
+    logged = srsly.read_json(tmp_path / "training-log.json")["epochs"]
+    assert [row["seconds"] for row in logged] == [30.0, 60.0]
+    assert meta(tmp_path / "model-last")[STATE_KEY]["train_seconds"] == 60.0
