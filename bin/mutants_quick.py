@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -63,6 +64,8 @@ def first_failure(tests):
 
 def main(module_name, *files):
     report = os.fdopen(os.dup(1), "w")  # a mutant may close sys.stdout
+    # Every test's tmp_path in one folder, emptied after each mutant.
+    tempfile.tempdir = tempfile.mkdtemp(prefix="mutants_quick-")
     sys.path[:0] = [os.getcwd(), str(Path(files[0]).parent)]  # mutants/ first, then the tests' helpers
     os.environ["MUTANT_UNDER_TEST"] = ""
     module = importlib.import_module(module_name)
@@ -93,6 +96,8 @@ def main(module_name, *files):
                 code = 2
             os._exit(code)
         _, status = os.waitpid(pid, 0)
+        for folder in Path(tempfile.tempdir).iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             survivors.append(mutant)
         elif not os.WIFEXITED(status):
@@ -100,6 +105,7 @@ def main(module_name, *files):
         elif os.WEXITSTATUS(status) == 2:
             timed_out += 1
     os.environ["MUTANT_UNDER_TEST"] = ""
+    shutil.rmtree(tempfile.tempdir, ignore_errors=True)
     print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed ({crashed} crashed, {timed_out} timed out), {len(survivors)} survived", file=report)
     for mutant in survivors:
         print(f"survived: {module_name}.{mutant}", file=report)
