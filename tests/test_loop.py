@@ -292,7 +292,7 @@ def test_train_held_out_dev_seed_upos_weights_and_time_limit(tmp_path):
     docs = toy_docs(pos=True)
     held_out = {"held_out_from": "train.conllu", "sentences": 1, "seed": 0, "share": 0.1}
     overrides = {
-        "training.max_epochs": 2, "components.lstm_tagger.predict_pos": True,
+        "training.max_epochs": 1, "components.lstm_tagger.predict_pos": True,
         "training.score_weights.tag_acc": 0.5, "training.score_weights.pos_acc": 0.5,
     }
     options = TrainingOptions(seed=5, max_minutes=0, overrides=overrides, log=lines.append)
@@ -302,7 +302,7 @@ def test_train_held_out_dev_seed_upos_weights_and_time_limit(tmp_path):
         "dev: 1 sentence held out of train.conllu",
         HEADER,
     ]
-    # the limit is reached after the first epoch
+    # one epoch is enough; a limit of 0 minutes is reached after it
     rows = epoch_rows(lines)
     assert [r[0] for r in rows] == [1]
     assert re.fullmatch(r"stopping: \d+\.\d minutes reached the 0 limit", lines[4])
@@ -316,7 +316,7 @@ def test_train_held_out_dev_seed_upos_weights_and_time_limit(tmp_path):
     )
     assert meta(last)[DEV_KEY] == held_out
     config = Config().from_disk(last / "config.cfg")
-    assert config["system"]["seed"] == 5 and config["training"]["max_epochs"] == 2
+    assert config["system"]["seed"] == 5 and config["training"]["max_epochs"] == 1
 
 
 class FakeClock:
@@ -330,22 +330,43 @@ class FakeClock:
         return self.now
 
 
-def test_train_time_limit_and_speed_on_a_fake_clock(tmp_path):
+def on_a_fake_clock(*args):
     from spacy_lstm_tagger.training import loop
 
-    lines = []
     real_time, loop.time = loop.time, FakeClock()
     try:
-        train(TOY_CONFIG, tmp_path, Corpora(toy_docs(), toy_docs(), "train"),
-              TrainingOptions(epochs=3, max_minutes=1, log=lines.append))
+        train(*args)
     finally:
         loop.time = real_time
+
+
+def test_train_time_limit_and_speed_on_a_fake_clock(tmp_path):
+    # a config without score weights: model-best by tag_acc
+    weighted = "[training.score_weights]\ntag_acc = 1.0\n"
+    assert weighted in TOY_CONFIG.read_text()
+    config = tmp_path / "toy.cfg"
+    config.write_text(TOY_CONFIG.read_text().replace(weighted, ""))
+    output = tmp_path / "out"
+    lines = []
+    on_a_fake_clock(config, output, Corpora(toy_docs(), toy_docs(), "train"),
+                    TrainingOptions(epochs=3, max_minutes=1, log=lines.append))
     # run start 10; each epoch reads the clock at its start (20), after training
     # (30: 9 words in 10 s, 1 word/s) and for the run's time (40 - 10 = 30 s):
     # after the second epoch 60 s, the 1-minute limit
     speeds = [EPOCH_ROW.fullmatch(line).group(5) for line in lines if EPOCH_ROW.fullmatch(line)]
     assert speeds == ["       1", "       1"]
-    assert "stopping: 1.0 minutes reached the 1 limit" in lines
-    logged = srsly.read_json(tmp_path / "training-log.json")["epochs"]
+    assert lines[-2] == "stopping: 1.0 minutes reached the 1 limit"
+    logged = srsly.read_json(output / "training-log.json")["epochs"]
     assert [row["seconds"] for row in logged] == [30.0, 60.0]
-    assert meta(tmp_path / "model-last")[STATE_KEY]["train_seconds"] == 60.0
+    assert meta(output / "model-last")[STATE_KEY]["train_seconds"] == 60.0
+    state = meta(output / "model-last")[STATE_KEY]
+    assert lines[-1].startswith(
+        f"best dev score {state['best_score']:.4f} (tag_acc on dev) at epoch {state['best_epoch']}: "
+    )
+    assert state["best_score"] == pytest.approx(logged[state["best_epoch"] - 1]["tag_acc"])
+    assert (output / "training-curves.png").exists()
+    # resumed, on a clock that starts again: 60 s before it, 30 s for the third epoch
+    on_a_fake_clock(config, output, Corpora(toy_docs(), toy_docs(), "train"),
+                    TrainingOptions(epochs=3, resume=True, log=lines.append))
+    logged = srsly.read_json(output / "training-log.json")["epochs"]
+    assert [row["seconds"] for row in logged] == [30.0, 60.0, 90.0]
