@@ -320,13 +320,16 @@ def test_train_held_out_dev_seed_upos_weights_and_time_limit(tmp_path):
 
 
 class FakeClock:
-    """time.perf_counter for the loop: 10 seconds more at each reading."""
+    """time.perf_counter for the loop: 100 at the run's start, then for each
+    epoch: its start (+100), after training (+0.5) and for the run's time (+199.5)."""
 
     def __init__(self):
+        self.readings = 0
         self.now = 0.0
 
     def perf_counter(self):
-        self.now += 10.0
+        self.now += 100.0 if self.readings < 2 else (100.0, 0.5, 199.5)[(self.readings - 1) % 3]
+        self.readings += 1
         return self.now
 
 
@@ -349,24 +352,24 @@ def test_train_time_limit_and_speed_on_a_fake_clock(tmp_path):
     output = tmp_path / "out"
     lines = []
     on_a_fake_clock(config, output, Corpora(toy_docs(), toy_docs(), "train"),
-                    TrainingOptions(epochs=3, max_minutes=1, log=lines.append))
-    # run start 10; each epoch reads the clock at its start (20), after training
-    # (30: 9 words in 10 s, 1 word/s) and for the run's time (40 - 10 = 30 s):
-    # after the second epoch 60 s, the 1-minute limit
+                    TrainingOptions(epochs=3, max_minutes=10, log=lines.append))
+    # run start 100; the first epoch starts at 200, trains until 200.5 (9 words in
+    # 0.5 s: 18 words/s) and ends at 400 (300 s); the second at 700 (600 s): the
+    # 10-minute limit
     speeds = [EPOCH_ROW.fullmatch(line).group(5) for line in lines if EPOCH_ROW.fullmatch(line)]
-    assert speeds == ["       1", "       1"]
-    assert lines[-2] == "stopping: 1.0 minutes reached the 1 limit"
+    assert speeds == ["      18", "      18"]
+    assert lines[-2] == "stopping: 10.0 minutes reached the 10 limit"
     logged = srsly.read_json(output / "training-log.json")["epochs"]
-    assert [row["seconds"] for row in logged] == [30.0, 60.0]
-    assert meta(output / "model-last")[STATE_KEY]["train_seconds"] == 60.0
+    assert [row["seconds"] for row in logged] == [300.0, 600.0]
+    assert meta(output / "model-last")[STATE_KEY]["train_seconds"] == 600.0
     state = meta(output / "model-last")[STATE_KEY]
     assert lines[-1].startswith(
         f"best dev score {state['best_score']:.4f} (tag_acc on dev) at epoch {state['best_epoch']}: "
     )
     assert state["best_score"] == pytest.approx(logged[state["best_epoch"] - 1]["tag_acc"])
     assert (output / "training-curves.png").exists()
-    # resumed, on a clock that starts again: 60 s before it, 30 s for the third epoch
+    # resumed, on a clock that starts again: 600 s before it, 300 s for the third epoch
     on_a_fake_clock(config, output, Corpora(toy_docs(), toy_docs(), "train"),
                     TrainingOptions(epochs=3, resume=True, log=lines.append))
     logged = srsly.read_json(output / "training-log.json")["epochs"]
-    assert [row["seconds"] for row in logged] == [30.0, 60.0, 90.0]
+    assert [row["seconds"] for row in logged] == [300.0, 600.0, 900.0]
