@@ -11,7 +11,7 @@ import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
-from thinc.api import Config
+from thinc.api import Config, ConfigValidationError
 
 from spacy_lstm_tagger.configs import CONFIG_DIR
 from spacy_lstm_tagger.training.config_file import read_config
@@ -162,6 +162,19 @@ def test_start_afresh_or_from_model_last(tmp_path):
     shutil.rmtree(tmp_path / "model-last")
     saved_pipeline(tmp_path / "model-last")
     assert _start(config, tmp_path, True)[1] == RunState()
+
+
+def test_start_fills_in_and_validates_the_config(tmp_path):
+    text = TOY_CONFIG.read_text()
+    assert "batch_size = 128\n" in text
+    config = tmp_path / "toy.cfg"
+    config.write_text(text.replace("batch_size = 128\n", "", 1))
+    nlp, _ = _start(read_config(config).interpolate(), tmp_path, False)
+    assert nlp.batch_size == 1000  # spaCy's default, filled in
+    config.write_text(text.replace("batch_size = 128\n", 'batch_size = "many"\n', 1))
+    with pytest.raises(ConfigValidationError) as error:
+        _start(read_config(config).interpolate(), tmp_path, False)
+    assert "batch_size" in str(error.value)
 
 
 def test_train_refuses_no_epochs(tmp_path):
