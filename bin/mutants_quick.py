@@ -106,7 +106,8 @@ def main(module_name, *files):
             timed_out += 1
     os.environ["MUTANT_UNDER_TEST"] = ""
     shutil.rmtree(tempfile.tempdir, ignore_errors=True)
-    print(f"{len(tests)} tests, {len(mutants)} mutants, {len(mutants) - len(survivors)} killed ({crashed} crashed, {timed_out} timed out), {len(survivors)} survived", file=report)
+    killed = f"{len(mutants) - len(survivors)} killed ({crashed} crashed, {timed_out} timed out)"
+    print(f"{len(tests)} tests, {len(mutants)} mutants, {killed}, {len(survivors)} survived", file=report)
     for mutant in survivors:
         print(f"survived: {module_name}.{mutant}", file=report)
 
