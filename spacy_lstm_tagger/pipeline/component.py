@@ -575,8 +575,8 @@ class LSTMTagger(TrainablePipe):
                     f"the weights have heads of {list(shape.extra_heads)} outputs after the tag "
                     f"and UPOS heads, but cfg has {extra}",
                 )
-            not_upos = [tag for tag in cfg["labels"] if tag not in UPOS_IDS]
-            if self.pos_from_tag and not_upos:
+            not_upos = [tag for tag in cfg["labels"] if tag not in UPOS_IDS] if self.pos_from_tag else []
+            if not_upos:
                 raise self._error(
                     where,
                     f"pos_from_tag is set, but the tag {not_upos[0]!r} is not a UPOS label: "

@@ -5,10 +5,10 @@ then sets the case of the result, as UDPipe 2's lemma rules do: "Dogs" -> "dog"
 and "dogs" -> "dog" are one rule (lowercase, strip "s"). Where the lemma's case
 is none of lowercase, title case or uppercase ("McDonald's" -> "McDonald"), the
 rule edits the form as it is written ("form" casing); so does the one rule of
-every word that is its own lemma, whatever its case ("London" -> "London"). A rule that cannot apply
-to a form (the form does not start or end with what it strips) gives None,
-never a made-up string; `Lemmatizer` then takes the next most likely rule, and
-the form itself where no rule applies. Where the training data gives a (form,
+every word that is its own lemma, whatever its case ("London" -> "London"). A
+rule that cannot apply to a form (the form does not start or end with what it
+strips) gives None, never a made-up string; `Lemmatizer` then takes the next
+most likely rule, and the form itself where no rule applies. Where the training data gives a (form,
 tag) pair one lemma, always and at least `min_count` times, the lookup decides.
 """
 import json
@@ -247,13 +247,11 @@ class Lemmatizer:
         return ids
 
     def _known_id(self, orth: int, tag: str, strings: "StringStore") -> int:
-        """The hash of the lookup's lemma for (form, tag), 0 if it has none."""
-        key = (orth, tag)
-        value = self._known.get(key)
-        if value is None:
-            lemma = self.lookup.get(tag, {}).get(strings[orth])
-            value = self._known[key] = strings.add(lemma) if lemma is not None else 0
-            self._limit(self._known)
+        """The hash of the lookup's lemma for (form, tag), 0 if it has none;
+        remembered for the next batches."""
+        lemma = self.lookup.get(tag, {}).get(strings[orth])
+        value = self._known[(orth, tag)] = strings.add(lemma) if lemma is not None else 0
+        self._limit(self._known)
         return value
 
     @staticmethod
