@@ -261,6 +261,8 @@ def test_predict_pos_without_upos_head_is_refused(saved):
         ("max_word_chars", 0, "max_word_chars=0 is not from 1 to 1000"),
         ("dropout", "0.1", "dropout='0.1' is not a rate from 0 up to 1"),
         ("word_dropout", 1.5, "word_dropout=1.5 is not a rate from 0 up to 1"),
+        ("feature_lemma_gradient", 1.01, "feature_lemma_gradient=1.01 is not a number from 0 to 1"),
+        ("feature_lemma_gradient", -0.5, "feature_lemma_gradient=-0.5 is not a number from 0 to 1"),
         ("min_word_count", 0, "min_word_count=0 is not >= 1"),
         ("char_edges", -1, "char_edges=-1 is not from 0 to 1"),
     ],
@@ -316,6 +318,8 @@ def test_nan_rates_are_refused():
     for rate in ("dropout", "word_dropout"):
         with pytest.raises(ValueError, match=rf"\[tagger\] invalid settings: {rate}=nan is not a rate"):
             LSTMTagger(Vocab(), build_lstm_tagger(**{rate: float("nan")}), "tagger")
+    with pytest.raises(ValueError, match=r"invalid settings: feature_lemma_gradient=nan is not a number from 0 to 1"):
+        LSTMTagger(Vocab(), build_lstm_tagger(feature_lemma_gradient=float("nan")), "tagger")
 
 
 def test_failed_load_leaves_the_component_as_it_was(copy, saved):

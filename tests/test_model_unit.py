@@ -61,7 +61,7 @@ def refused(msg, **settings):
 
 
 def test_build_makes_tables_of_the_docs_and_a_network_of_their_sizes():
-    model = TaggerModel(ModelSettings(**{**SIZES, "dropout": 0.25, "word_dropout": 0.5}))
+    model = TaggerModel(ModelSettings(**{**SIZES, "dropout": 0.25, "word_dropout": 0.5, "feature_lemma_gradient": 0.75}))
     assert not model.is_ready and model.shape is None and model.network is None
     assert model.build(docs(), 3, 2, [4, 1]) is model
     assert model.is_ready
@@ -71,7 +71,7 @@ def test_build_makes_tables_of_the_docs_and_a_network_of_their_sizes():
     assert (shape.n_words, shape.n_chars, shape.n_tags, shape.n_pos, shape.extra_heads) == (12, len(CHARS), 3, 2, (4, 1))
     assert (shape.word_width, shape.char_width, shape.char_features, shape.hidden_width) == (4, 2, 3, 5)
     assert model.get_dim("nO") == 3
-    assert (model.network.dropout, model.network.word_dropout) == (0.25, 0.5)
+    assert (model.network.dropout, model.network.word_dropout, model.network.extra_gradient) == (0.25, 0.5, 0.75)
     assert not model.network.training
     assert model.blank_copy().settings == model.settings and not model.blank_copy().is_ready
 
@@ -130,11 +130,12 @@ def test_model_file_holds_shape_tables_and_weights():
 
 def test_model_file_loads_into_a_blank_copy_and_scores_the_same():
     model = built(extra_heads=[2])
-    loaded = TaggerModel(ModelSettings(**{**SIZES, "dropout": 0.5, "word_dropout": 0.1})).from_bytes(model.to_bytes())
+    settings = {**SIZES, "dropout": 0.5, "word_dropout": 0.1, "feature_lemma_gradient": 0.2}
+    loaded = TaggerModel(ModelSettings(**settings)).from_bytes(model.to_bytes())
     assert loaded.is_ready and loaded.shape == model.shape and loaded.get_dim("nO") == 3
     assert loaded.tables.words == WORDS and loaded.tables.chars == CHARS
     # The rates are the loading config's.
-    assert (loaded.network.dropout, loaded.network.word_dropout) == (0.5, 0.1)
+    assert (loaded.network.dropout, loaded.network.word_dropout, loaded.network.extra_gradient) == (0.5, 0.1, 0.2)
     assert not loaded.network.training
     for name, tensor in model.network.state_dict().items():
         assert loaded.network.state_dict()[name].tolist() == tensor.tolist()

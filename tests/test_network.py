@@ -363,3 +363,28 @@ def test_rare_word_dropout_keeps_the_words():
     network.word_dropout = 1e-9
     torch.manual_seed(0)
     torch.testing.assert_close(encode(network, train=True), reference_encode(network), rtol=1e-5, atol=1e-5)
+
+
+def test_extra_heads_send_their_share_of_the_gradient_to_the_encoder():
+    def gradients(share, columns):
+        network = seeded_network(extra_heads=(2, 1))
+        network.extra_gradient = share
+        scores = network(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, 2, train=True)
+        weights = torch.randn(scores.shape, generator=torch.Generator().manual_seed(5))
+        (scores[:, columns] * weights[:, columns]).sum().backward()
+        return scores.detach(), {name: param.grad.clone() for name, param in network.named_parameters()}
+
+    # Each part of the loss alone, every gradient in full (as before the setting).
+    _, tag_pos = gradients(1.0, slice(0, 5))
+    _, extra = gradients(1.0, slice(5, 8))
+    scores, damped = gradients(0.25, slice(0, 8))
+    with torch.no_grad():
+        plain = seeded_network(extra_heads=(2, 1))(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, 2)
+    torch.testing.assert_close(scores, plain)  # the scores themselves do not change
+    for name, grad in damped.items():
+        if name.startswith(("tag_head", "pos_head", "extra_head")):
+            expected = tag_pos[name] + extra[name]  # the output layers learn from all of it
+        else:
+            expected = tag_pos[name] + 0.25 * extra[name]
+        torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-6, msg=name)
+    assert extra["word_embed.weight"].abs().sum() > 0  # the extra heads do reach the encoder

@@ -133,6 +133,7 @@ class TaggerModel(Model):
         # The rates are the config's, whatever the model was trained with.
         network.dropout = self.settings.dropout
         network.word_dropout = self.settings.word_dropout
+        network.extra_gradient = self.settings.feature_lemma_gradient
         network.eval()  # see train_network
         self.attrs["tables"] = tables
         self.shims[0].network = network

@@ -106,17 +106,23 @@ class BiLSTMTagger(nn.Module):
     dropout (float): dropout on the LSTM's input and output.
     word_dropout (float): chance, in training, of replacing a known word by the
         unknown word, so that the unknown-word vector is trained.
+    extra_gradient (float): the share of the extra heads' gradient (features,
+        lemma rules) that reaches the encoder in training; their own layer
+        learns from all of it.
 
     Whether dropout applies is an argument of `forward`, never the module's
     train/eval mode: threads that share the module cannot change each other's
     results.
     """
 
-    def __init__(self, shape: NetworkShape, dropout: float = 0.0, word_dropout: float = 0.0):
+    def __init__(
+        self, shape: NetworkShape, dropout: float = 0.0, word_dropout: float = 0.0, extra_gradient: float = 1.0
+    ):
         super().__init__()
         self.shape = shape
         self.dropout = dropout
         self.word_dropout = word_dropout
+        self.extra_gradient = extra_gradient
         self.word_embed = nn.Embedding(shape.n_words, shape.word_width, padding_idx=PAD)
         self.char_embed = nn.Embedding(shape.n_chars, shape.char_width, padding_idx=PAD)
         # A learned character before and after each word: without them a
@@ -151,11 +157,21 @@ class BiLSTMTagger(nn.Module):
         if self.edge_chars is not None:
             nn.init.normal_(self.edge_chars, std=0.1)
 
-    def forward(self, *inputs, **options) -> torch.Tensor:
+    def forward(self, *inputs, train: bool = False, **options) -> torch.Tensor:
         """`encode`'s arguments -> (N, n_labels): for each token, row by row,
         the scores of the tags, then of the UPOS labels, then of the extra
         heads, before each head's softmax."""
-        return self.score(self.encode(*inputs, **options))
+        hidden = self.encode(*inputs, train=train, **options)
+        if not train or self.extra_head is None or self.extra_gradient == 1:
+            return self.score(hidden)
+        # The same values; only the gradient that flows back from the feature
+        # and lemma layers into the encoder is scaled, so that the many
+        # feature and lemma labels do not pull the shared encoder away from
+        # the tags.
+        share = self.extra_gradient
+        damped = hidden * share + hidden.detach() * (1 - share)
+        layers = [head(hidden) for head in (self.tag_head, self.pos_head) if head is not None]
+        return torch.cat(layers + [self.extra_head(damped)], dim=-1)
 
     def score(self, hidden: torch.Tensor, columns: Optional[slice] = None) -> torch.Tensor:
         """hidden (N, 2 * hidden_width): `encode`'s output -> (N, n_labels) scores

@@ -22,7 +22,8 @@ class Setting:
     """One setting of the model's config.
 
     kind: "whole" (an int from `low` to `high`, None: no limit), "rate" (a
-        float from 0 up to 1) or "choice" (one of `choices`).
+        float from 0 up to 1), "share" (a float from 0 to 1, both included)
+        or "choice" (one of `choices`).
     shape: whether it fixes the shapes of the weights (stored in the model file).
     doc: what it means, one sentence or two, for the docs and the docstring.
     """
@@ -38,12 +39,14 @@ class Setting:
 
     @property
     def type(self) -> type:
-        return {"whole": int, "rate": float, "choice": str}[self.kind]
+        return {"whole": int, "rate": float, "share": float, "choice": str}[self.kind]
 
     def problems(self, value: Any) -> List[str]:
         """[a message naming the setting and the value] unless `value` fits."""
         if self.kind == "rate":
             return rate_problems(self.name, value)
+        if self.kind == "share":
+            return finite_number_problems(self.name, value, 0, 1)
         if self.kind == "choice":
             if value not in self.choices:
                 return [f"{self.name}={value!r} is not one of {', '.join(self.choices)}"]
@@ -103,6 +106,11 @@ SETTINGS: Tuple[Setting, ...] = (
         "dropout on the LSTM input and output (the model's own; `[training] dropout` does not change it)",
     ),
     Setting("word_dropout", 0.25, "rate", "chance in training that a known word is replaced by the unknown word"),
+    Setting(
+        "feature_lemma_gradient", 1.0, "share",
+        "share of the feature and lemma layers' gradient that reaches the BiLSTM and "
+        "embeddings (1: all of it); below 1 the shared encoder leans towards the tags",
+    ),
     Setting("min_word_count", 1, "whole", "occurrences a training word needs for an embedding of its own"),
     Setting("max_word_chars", 20, "whole", "characters of a word the CNN sees (its beginning and end)", high=1000),
     Setting(
@@ -156,6 +164,8 @@ def settings_table() -> str:
     for s in SETTINGS:
         if s.kind == "rate":
             limits = "0 up to 1"
+        elif s.kind == "share":
+            limits = "0 to 1"
         elif s.kind == "choice":
             limits = ", ".join(f'`"{c}"`' for c in s.choices)
         else:
