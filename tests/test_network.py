@@ -12,6 +12,7 @@ from spacy_lstm_tagger.pipeline.network import (
     BiLSTM,
     BiLSTMTagger,
     NetworkShape,
+    largest,
     reverse_rows,
 )
 
@@ -203,6 +204,18 @@ def test_reverse_rows_by_hand():
     assert reverse_rows(rows, reverse)[:, :, 0].tolist() == [[2.0, 1.0, 3.0], [6.0, 5.0, 4.0]]
     wide = torch.arange(12.0).reshape(1, 3, 4)
     assert reverse_rows(wide, torch.tensor([[2, 1, 0]])).tolist() == [wide[0].flip(0).tolist()]
+
+
+def test_largest_by_hand_with_and_without_gradients():
+    outputs = torch.tensor([[[1.0, 3.0, 2.0], [-1.0, -4.0, -2.0]]])  # 1 word, 2 features, 3 positions
+    with torch.inference_mode():
+        assert largest(outputs).tolist() == [[3.0, -1.0]]
+    tied = torch.tensor([[[5.0, 5.0, 1.0]]], requires_grad=True)
+    top = largest(tied)
+    assert top.tolist() == [[5.0]]
+    top.sum().backward()
+    # The whole gradient goes to one of the tied positions, as max's does.
+    assert sorted(tied.grad[0, 0].tolist()) == [0.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
