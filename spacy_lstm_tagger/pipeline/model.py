@@ -348,9 +348,10 @@ def encode_docs(model: TaggerModel, docs: List[Doc]) -> torch.Tensor:
             network.encode(*network_inputs(model, part), group_size=model.settings.group_size, lstm=lstm)
             for part in split_by_tokens(segments, TOKENS_PER_PASS)
         ]  # at least one: split_by_tokens gives an empty part for no segments
-        # The network encodes tokens row by row; put them back in Doc order.
+        # The network encodes tokens row by row; put them back in Doc order
+        # (index_select: a few times faster than indexing with a tensor).
         hidden = torch.cat(passes)
-        return hidden[torch.from_numpy(token_order).to(hidden.device)]
+        return hidden.index_select(0, torch.from_numpy(token_order).to(hidden.device))
 
 
 def train_network(model: TaggerModel, segments: List[Segment]):

@@ -51,7 +51,7 @@ class EncodedTokens:
         if name in self._probs:
             return self._probs[name][rows]
         index = torch.from_numpy(numpy.asarray(rows, dtype="int64")).to(self.hidden.device)
-        return self._softmax(self.hidden[index], name)
+        return self._softmax(self.hidden.index_select(0, index), name)
 
     def _softmax(self, hidden: torch.Tensor, name: str) -> numpy.ndarray:
         with torch.inference_mode():
