@@ -283,6 +283,15 @@ def test_encode_equals_embeddings_and_features_through_torch_lstm(sizes, group_s
     torch.testing.assert_close(ours, reference_encode(network), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("group_size", [1, 3])
+def test_tagging_encodes_exactly_as_training_without_dropout(group_size):
+    """Tagging builds each group's rows on its own; the values are those of
+    the padded batch that training builds, to the last bit."""
+    network = seeded_network(depth=2, char_kernels=2)
+    assert network.dropout == network.word_dropout == 0.0
+    assert torch.equal(encode(network, group_size), encode(network, group_size, train=True))
+
+
 def test_scores_are_each_heads_linear_layer_side_by_side():
     network = seeded_network(extra_heads=(2, 1))
     hidden = torch.randn(6, 10, generator=torch.Generator().manual_seed(3))

@@ -214,9 +214,10 @@ class BiLSTMTagger(nn.Module):
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
         # Character features once per distinct word, then gathered for every token.
-        char_features = self.char_features(type_chars)[type_ids]
-        tokens = torch.cat([self.word_embed(word_ids), char_features], dim=2)
-        tokens = functional.dropout(tokens, self.dropout, train)
+        word_chars = self.char_features(type_chars)
+        if train:
+            tokens = torch.cat([self.word_embed(word_ids), word_chars[type_ids]], dim=2)
+            tokens = functional.dropout(tokens, self.dropout, train)
         # Rows of similar length share a group, so little work goes into padding.
         hidden = []
         for start in range(0, len(lengths), group_size):
@@ -224,15 +225,25 @@ class BiLSTMTagger(nn.Module):
             n_cols = int(group_lengths.max())
             if n_cols == 0:
                 continue
-            rows = tokens[start : start + group_size, :n_cols]
+            if train:
+                rows = tokens[start : start + group_size, :n_cols]
+            else:  # the same values, built for the group alone: no copy of the padding
+                rows = self._token_rows(word_ids[start : start + group_size, :n_cols],
+                                        type_ids[start : start + group_size, :n_cols], word_chars)
             if lstm is None or train:
                 group = self.bilstm(rows, group_lengths, self.dropout, train)
             else:
                 group = lstm(rows, group_lengths)
             hidden.append(group[torch.arange(n_cols) < group_lengths[:, None]])
         if not hidden:  # only empty Docs
-            return tokens.new_zeros((0, 2 * self.shape.hidden_width))
+            return word_chars.new_zeros((0, 2 * self.shape.hidden_width))
         return functional.dropout(torch.cat(hidden), self.dropout, train)
+
+    def _token_rows(self, word_ids: torch.Tensor, type_ids: torch.Tensor, word_chars: torch.Tensor) -> torch.Tensor:
+        """(B, T) word table rows and word_chars rows -> (B, T, width): each
+        token's word embedding, then its character features (contiguous)."""
+        chars = word_chars.index_select(0, type_ids.reshape(-1)).reshape(*type_ids.shape, -1)
+        return torch.cat([self.word_embed(word_ids), chars], dim=2)
 
     def head_sizes(self) -> List[int]:
         """The width of each head's block of columns, in column order."""
