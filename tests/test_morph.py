@@ -17,8 +17,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
-    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, distinct_pairs, make_rule, most_likely,
-    rules_seen,
+    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, most_likely, rules_seen,
 )
 from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
@@ -235,8 +234,7 @@ def test_lemma_ids_take_the_best_rule_that_applies_per_row():
     lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}})
     strings = StringStore()
     forms = ["dogs", "was", "cat", "mice", "dogs", "cat", "mice"]
-    labels = ["AUX", "NOUN", "VERB"]
-    tags = [1, 0, 1, 1, 1, 1, 2]  # NOUN AUX NOUN NOUN NOUN NOUN VERB
+    tags = ["NOUN", "AUX", "NOUN", "NOUN", "NOUN", "NOUN", "VERB"]
     scores = numpy.array([
         [0.6, 0.3, 0.1],  # "was" rule first: cannot apply to "dogs", so "s" -> dog
         [0.6, 0.3, 0.1],  # was -> be
@@ -254,36 +252,17 @@ def test_lemma_ids_take_the_best_rule_that_applies_per_row():
             return table[rows]
         return of_rows
 
-    ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, labels, rule_probs(scores), strings)
+    ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, rule_probs(scores), strings)
     assert [strings[i] for i in ids] == ["dog", "be", "cat", "mouse", "dogs", "cat", "mice"]
     # The rules are scored for the rows that the lookup does not decide only.
     assert asked == [[0, 1, 2, 4, 5, 6]]
     # Again, from the cache, in another order: the same per row.
-    ids = lemmatizer.lemma_ids(
-        [strings[f] for f in forms[::-1]], tags[::-1], labels, rule_probs(scores[::-1]), strings
-    )
+    ids = lemmatizer.lemma_ids([strings[f] for f in forms[::-1]], tags[::-1], rule_probs(scores[::-1]), strings)
     assert [strings[i] for i in ids] == ["mice", "cat", "dogs", "mouse", "cat", "be", "dog"]
     # Every row of a batch that the lookup decides: no rule scores at all.
     asked.clear()
-    ids = lemmatizer.lemma_ids([strings["mice"]] * 2, [1] * 2, labels, rule_probs(scores[:2]), strings)
+    ids = lemmatizer.lemma_ids([strings["mice"]] * 2, ["NOUN"] * 2, rule_probs(scores[:2]), strings)
     assert [strings[i] for i in ids] == ["mouse", "mouse"] and asked == []
-
-
-def test_distinct_pairs_by_hand():
-    def groups(first, second):
-        rows, pair_of = distinct_pairs(numpy.array(first, dtype="uint64"), numpy.array(second))
-        members = {}
-        for row, pair in enumerate(pair_of.tolist()):
-            members.setdefault(pair, []).append(row)
-        assert sorted(members) == list(range(len(rows)))
-        assert all(rows[pair] == found[0] for pair, found in members.items())  # each pair's first row
-        return sorted(members.values())
-
-    # (7, 1) in rows 0 and 2, (3, 1) in rows 1 and 4, (7, 2) in row 3
-    assert groups([7, 3, 7, 7, 3], [1, 1, 1, 2, 1]) == [[0, 2], [1, 4], [3]]
-    # Hashes past 2**63 stay apart; one second value for all
-    assert groups([2**64 - 1, 5, 2**64 - 1, 2**63], [0, 0, 0, 0]) == [[0, 2], [1], [3]]
-    assert groups([], []) == []
 
 
 @given(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]), min_size=1, max_size=30), st.integers(1, 10))

@@ -125,6 +125,7 @@ def lemma_values(
     """The LEMMA hash of each token's lemma: the lookup's for its form and
     predicted tag, or the most likely rule's that applies, or the form."""
     orths = numpy.concatenate([doc.to_array(ORTH) for doc in docs]) if docs else numpy.zeros(0, "uint64")
-    return lemmatizer.lemma_ids(
-        orths, best["tag"], layout["tag"].labels, lambda rows: scores.rows("lemma", rows), strings
-    )
+    tag_labels = layout["tag"].labels
+    tags = [tag_labels[i] for i in best["tag"].tolist()]
+    ids = lemmatizer.lemma_ids(orths.tolist(), tags, lambda rows: scores.rows("lemma", rows), strings)
+    return numpy.array(ids, dtype="uint64")

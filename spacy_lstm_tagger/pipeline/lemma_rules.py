@@ -181,20 +181,6 @@ def most_likely(probs: numpy.ndarray, n: int) -> numpy.ndarray:
     return candidates[numpy.argsort(-probs[candidates], kind="stable")][:n]
 
 
-def distinct_pairs(first: numpy.ndarray, second: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """The distinct (first[i], second[i]) pairs of two integer arrays of one
-    length: (rows, pair_of), where rows[p] is the first row of pair p and pair_of[i]
-    the pair of row i, so that an array of one value per pair, indexed by
-    pair_of, gives each row its pair's value."""
-    if not len(first):
-        return numpy.zeros(0, dtype="int64"), numpy.zeros(0, dtype="int64")
-    _, first_of = numpy.unique(first, return_inverse=True)
-    _, second_of = numpy.unique(second, return_inverse=True)
-    keys = first_of.reshape(-1).astype("int64") * (int(second_of.max()) + 1) + second_of.reshape(-1)
-    _, rows, pair_of = numpy.unique(keys, return_index=True, return_inverse=True)
-    return rows, pair_of.reshape(-1)
-
-
 def has_control_chars(text: str) -> bool:
     return any(unicodedata.category(char) == "Cc" for char in text)
 
@@ -227,51 +213,37 @@ class Lemmatizer:
     def lemma_ids(
         self,
         orths: Sequence[int],
-        tags: Sequence[int],
-        tag_labels: Sequence[str],
+        tags: Sequence[str],
         rule_probs: Callable[[numpy.ndarray], numpy.ndarray],
         strings: "StringStore",
-    ) -> numpy.ndarray:
-        """The lemma hash (uint64) of each token from its form's hash and its
-        predicted tag (`tags`: indices into `tag_labels`): the lookup's where
-        it has them; else, from the rule probabilities of those tokens alone
-        (`rule_probs(rows)`: one row per token asked for), `lemma` of the
-        RULES_TRIED most likely rules. Only the best rule is looked at unless
-        it cannot apply; results are cached per (form, tag) and per (form,
-        rule), and looked up once per distinct pair of the batch."""
-        orths = numpy.asarray(orths, dtype="uint64")
-        tags = numpy.asarray(tags, dtype="int64")
+    ) -> List[int]:
+        """The lemma hash of each token from its form's hash and its predicted
+        tag: the lookup's where it has them; else, from the rule probabilities
+        of those tokens alone (`rule_probs(rows)`: one row per token asked
+        for), `lemma` of the RULES_TRIED most likely rules. Only the best rule
+        is looked at unless it cannot apply; results are cached per (form,
+        tag) and per (form, rule)."""
         known = self._known
-        first, pair_of = distinct_pairs(orths, tags)
-        pair_orths, pair_tags = orths[first].tolist(), [tag_labels[t] for t in tags[first].tolist()]
-        values = [known.get(key, -1) for key in zip(pair_orths, pair_tags)]  # one dict read per pair
-        for k in [k for k, value in enumerate(values) if value == -1]:
-            values[k] = self._known_id(pair_orths[k], pair_tags[k], strings)
-        ids = numpy.array(values, dtype="uint64")[pair_of]
-        rows = numpy.flatnonzero(ids == 0)
-        if not len(rows):
+        ids = [known.get(key, -1) for key in zip(orths, tags)]  # one dict read per token
+        for row in [row for row, value in enumerate(ids) if value == -1]:
+            ids[row] = self._known_id(orths[row], tags[row], strings)
+        rows = [row for row, value in enumerate(ids) if value == 0]
+        if not rows:
             return ids
-        probs = rule_probs(rows)
-        best = probs.argmax(axis=1)
-        first, pair_of = distinct_pairs(orths[rows], best)
-        values, failed = [], []
-        for k, (orth, rule) in enumerate(zip(orths[rows[first]].tolist(), best[first].tolist())):
-            key = (orth, rule)
+        probs = rule_probs(numpy.array(rows, dtype="int64"))
+        for k, (row, rule) in enumerate(zip(rows, probs.argmax(axis=1).tolist())):
+            key = (orths[row], rule)
             value = self._ids.get(key)
             if value is None:
-                lemma = self._applied(strings[orth], rule)
+                form = strings[orths[row]]
+                lemma = self._applied(form, rule)
                 if lemma is not None:
                     value = self._ids[key] = strings.add(lemma)
                     self._limit(self._ids)
-                else:  # the best rule cannot apply: the next ones, row by row below
-                    value = 0
-                    failed.append(k)
-            values.append(value)
-        ids[rows] = numpy.array(values, dtype="uint64")[pair_of]
-        for k in numpy.flatnonzero(numpy.isin(pair_of, failed)).tolist():
-            row = int(rows[k])
-            ranked = most_likely(probs[k], RULES_TRIED)
-            ids[row] = strings.add(self.lemma(strings[int(orths[row])], tag_labels[tags[row]], ranked))
+                else:  # the best rule cannot apply: the next ones, for this row alone
+                    ranked = most_likely(probs[k], RULES_TRIED)
+                    value = strings.add(self.lemma(form, tags[row], ranked))
+            ids[row] = value
         return ids
 
     def _known_id(self, orth: int, tag: str, strings: "StringStore") -> int:
