@@ -360,7 +360,7 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
     print_report(args, notes, header, rows)
 
 
-# What the issue of features and lemmas asks of each: a point above spaCy, or
+# The goal for features and lemmas against spaCy: a point above it, or
 # half of spaCy's remaining errors where spaCy is within 2 points of 100.
 def goal(spacy_score: float) -> float:
     """The score that meets the goal against spaCy's `spacy_score` (percent)."""
