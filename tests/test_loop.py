@@ -386,3 +386,52 @@ def test_train_time_limit_and_speed_on_a_fake_clock(tmp_path):
                     TrainingOptions(epochs=3, resume=True, log=lines.append))
     logged = srsly.read_json(output / "training-log.json")["epochs"]
     assert [row["seconds"] for row in logged] == [300.0, 600.0, 900.0]
+
+
+def network_weights(nlp):
+    """name -> numpy array of the lstm_tagger's network weights."""
+    shim = nlp.get_pipe("lstm_tagger").model.shims[0]
+    return shim, {name: param.detach().cpu().numpy().copy() for name, param in shim.network.named_parameters()}
+
+
+def test_train_evaluates_and_saves_the_averaged_weights(tmp_path, monkeypatch):
+    # With use_averages the optimizer keeps a running average of each weight;
+    # dev accuracy, model-best and model-last are the averaged weights', as in
+    # spacy train, while training goes on with the raw ones.
+    import numpy
+    from spacy_lstm_tagger.training import loop
+
+    seen = []  # after each epoch: (the pipeline, the optimizer, its averages, the raw weights)
+    real_train_epoch = loop._train_epoch
+
+    def train_epoch(nlp, examples, batcher, optimizer, training, epoch):
+        loss = real_train_epoch(nlp, examples, batcher, optimizer, training, epoch)
+        shim, raw = network_weights(nlp)
+        averages = {name: numpy.array(optimizer.averages[(shim.id, name)]) for name in raw}
+        seen.append((nlp, optimizer, averages, raw))
+        return loss
+
+    monkeypatch.setattr(loop, "_train_epoch", train_epoch)
+    docs = toy_docs()
+    lines = []
+    options = TrainingOptions(
+        epochs=3, seed=0, overrides={"training.optimizer.use_averages": True}, log=lines.append
+    )
+    best = train(TOY_CONFIG, tmp_path, Corpora(docs, docs, "train"), options)
+    assert len(seen) == 3 and seen[0][1].averages is not None
+    accs = [float(acc) for _, _, acc, _, _ in epoch_rows(lines)]
+    best_epoch = meta(tmp_path / "model-last")[STATE_KEY]["best_epoch"]
+    for path, epoch in ((tmp_path / "model-last", 3), (best, best_epoch)):
+        _, averages, raw = seen[epoch - 1][1:]
+        _, saved = network_weights(spacy.load(path))
+        assert sorted(saved) == sorted(averages)
+        # the averages differ from the raw weights after a few steps
+        assert any(not numpy.array_equal(averages[name], raw[name]) for name in raw)
+        for name in saved:
+            assert numpy.array_equal(saved[name], averages[name]), name
+        # the accuracy logged is the saved (averaged) pipeline's, counted here
+        assert f"{dev_accuracy(path, docs):.4f}" == f"{accs[epoch - 1]:.4f}"
+    # training goes on with the raw weights: they are back in the pipeline
+    _, now = network_weights(seen[-1][0])
+    for name, values in seen[-1][3].items():
+        assert numpy.array_equal(now[name], values), name
