@@ -4,10 +4,10 @@ files against every mutant, each in a fork of one process (no pytest, no trained
     mutmut run "spacy_lstm_tagger.pipeline.featurize*"   # writes mutants/ (stop it once running)
     cd mutants && python ../bin/mutants_quick.py spacy_lstm_tagger.pipeline.featurize ../tests/test_featurize.py
 
-Prints the mutants that no test here notices (a mutant that takes over
-MUTANT_SECONDS, 20 unless set, counts as killed; MUTANT_ONLY="x_f__mutmut_3,..."
-reruns only those); a pipeline test may still kill
-them, so confirm with `mutmut run NAME` and look with `mutmut show NAME`.
+Prints the mutants that no test here notices as it finds them, then a
+summary (a mutant that takes over MUTANT_SECONDS, 20 unless set, counts as
+killed; MUTANT_ONLY="x_f__mutmut_3,..." reruns only those; MUTANT_PROGRESS=1
+prints each mutant as it is done); a pipeline test may still kill them, so confirm with `mutmut run NAME` and look with `mutmut show NAME`.
 """
 import importlib
 import importlib.util
@@ -100,16 +100,18 @@ def main(module_name, *files):
             shutil.rmtree(folder, ignore_errors=True)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             survivors.append(mutant)
+            # at once, so that a long run stopped halfway still tells
+            print(f"survived: {module_name}.{mutant}", file=report, flush=True)
         elif not os.WIFEXITED(status):
             crashed += 1
         elif os.WEXITSTATUS(status) == 2:
             timed_out += 1
+        if os.environ.get("MUTANT_PROGRESS"):  # one line per mutant checked
+            print(f"{mutants.index(mutant) + 1}/{len(mutants)} {mutant}", file=report, flush=True)
     os.environ["MUTANT_UNDER_TEST"] = ""
     shutil.rmtree(tempfile.tempdir, ignore_errors=True)
     killed = f"{len(mutants) - len(survivors)} killed ({crashed} crashed, {timed_out} timed out)"
     print(f"{len(tests)} tests, {len(mutants)} mutants, {killed}, {len(survivors)} survived", file=report)
-    for mutant in survivors:
-        print(f"survived: {module_name}.{mutant}", file=report)
 
 
 if __name__ == "__main__":
