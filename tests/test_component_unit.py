@@ -297,6 +297,7 @@ def test_to_disk_from_disk_and_bytes_round_trip(tmp_path):
     component.cfg["tag_temperature"] = 1.5
     docs = [plain(nlp, row) for row in ROWS]
     expected = component.predict(docs)
+    nlp.vocab.strings.add("a string of the vocab only")
     component.to_disk(tmp_path / "c")
     data = component.to_bytes()
     for load in (lambda c: c.from_disk(tmp_path / "c"), lambda c: c.from_bytes(data)):
@@ -304,10 +305,17 @@ def test_to_disk_from_disk_and_bytes_round_trip(tmp_path):
         assert load(other) is other
         assert other.cfg == component.cfg and other.labels == component.labels
         assert all(label in other_nlp.vocab.strings for label in other.labels)
+        assert "a string of the vocab only" in other_nlp.vocab.strings  # the vocab comes along
         loaded = other.predict([plain(other_nlp, row) for row in ROWS])
         assert all(numpy.allclose(a, b) for a, b in zip(loaded, expected))
         tagged = [other(plain(other_nlp, row)) for row in ROWS]
         assert [[t.lemma_ for t in d] for d in tagged] == [[t.lemma_ for t in component(plain(nlp, row))] for row in ROWS]
+    # unless excluded
+    for load in (lambda c: c.from_disk(tmp_path / "c", exclude=["vocab"]),
+                 lambda c: c.from_bytes(data, exclude=["vocab"])):
+        other_nlp, other = tagger(predict_pos=True, annotate=["tag", "lemma"], lemma_min_count=1)
+        load(other)
+        assert other.cfg == component.cfg and "a string of the vocab only" not in other_nlp.vocab.strings
 
 
 def damaged_copy(tmp_path, name, change):
@@ -327,7 +335,8 @@ def test_bad_files_are_refused_and_leave_the_component_as_it_was(tmp_path):
         ("no-cfg", lambda p: (p / "cfg").unlink(), FileNotFoundError, "{p}/cfg: the file is missing"),
         ("no-model", lambda p: (p / "model").unlink(), FileNotFoundError, "{p}/model: the file is missing"),
         ("bad-json", lambda p: (p / "cfg").write_text("{"), ModelFileError, "{p}/cfg: the data is damaged (ValueError: "),
-        ("bad-cfg", lambda p: srsly.write_json(p / "cfg", {"labels": 3}), ModelFileError, "{p}/cfg: "),
+        ("bad-cfg", lambda p: srsly.write_json(p / "cfg", {"labels": 3}), ModelFileError,
+         "{p}/cfg: cfg 'labels' is not a list of non-empty strings: 3"),
         ("bad-model", lambda p: (p / "model").write_bytes(b"\x00\x01"), ModelFileError, "{p}/model: "),
         ("mismatch", lambda p: srsly.write_json(p / "cfg", two_tags), ModelFileError,
          "{p}/model: the weights have 3 tag and 0 UPOS outputs, but cfg has 2 tags and 0 UPOS labels"),
@@ -359,6 +368,8 @@ def test_bad_bytes_are_refused(tmp_path):
         (srsly.msgpack_dumps({"model": msg["model"]}), f"{where}: its 'cfg' entry is missing"),
         (srsly.msgpack_dumps({"cfg": msg["cfg"]}), f"{where}: its 'model' entry is missing"),
         (srsly.msgpack_dumps(dict(msg, cfg="{")), f"{where} (cfg): the data is damaged (ValueError: "),
+        (srsly.msgpack_dumps(dict(msg, cfg=srsly.json_dumps({"labels": 3}))),
+         f"{where} (cfg): cfg 'labels' is not a list of non-empty strings: 3"),
         (srsly.msgpack_dumps(dict(msg, model=b"\x00")), f"{where} (model): "),
         (srsly.msgpack_dumps(fewer), f"{where} (model): the weights have 3 tag and 3 UPOS outputs, but cfg has "
                                      "3 tags and 0 UPOS labels"),
