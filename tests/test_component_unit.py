@@ -310,9 +310,11 @@ def test_to_disk_from_disk_and_bytes_round_trip(tmp_path):
         assert all(numpy.allclose(a, b) for a, b in zip(loaded, expected))
         tagged = [other(plain(other_nlp, row)) for row in ROWS]
         assert [[t.lemma_ for t in d] for d in tagged] == [[t.lemma_ for t in component(plain(nlp, row))] for row in ROWS]
-    # unless excluded
+    # unless excluded, or its strings are (what is excluded is passed on to the vocab)
     for load in (lambda c: c.from_disk(tmp_path / "c", exclude=["vocab"]),
-                 lambda c: c.from_bytes(data, exclude=["vocab"])):
+                 lambda c: c.from_bytes(data, exclude=["vocab"]),
+                 lambda c: c.from_disk(tmp_path / "c", exclude=["strings"]),
+                 lambda c: c.from_bytes(data, exclude=["strings"])):
         other_nlp, other = tagger(predict_pos=True, annotate=["tag", "lemma"], lemma_min_count=1)
         load(other)
         assert other.cfg == component.cfg and "a string of the vocab only" not in other_nlp.vocab.strings
