@@ -415,3 +415,39 @@ def test_a_loaded_model_must_fit_the_settings(tmp_path):
         ": pos_from_tag is set, but the tag 'NN' is not a UPOS label: only a model whose tags are UPOS can "
         "write them into token.pos_"
     )
+
+
+def test_score_tagger_counts_each_attribute_as_spacy():
+    from spacy.vocab import Vocab
+    from spacy_lstm_tagger.pipeline.component import score_tagger
+
+    words = ["The", "dogs", "ran"]
+    # the predictions, by hand: every tag right, one UPOS label of three, two FEATS
+    # strings (Number wrong), no lemma
+    gold_vocab, vocab = Vocab(), Vocab()  # the gold Docs with a vocab of their own
+    gold = Doc(gold_vocab, words=words, tags=["DET", "NOUN", "VERB"], pos=["DET", "NOUN", "VERB"],
+               morphs=["Definite=Def", "Number=Plur", "Tense=Past"], lemmas=["the", "dog", "run"])
+    predicted = Doc(vocab, words=words, tags=["DET", "NOUN", "VERB"], pos=["DET", "VERB", "NOUN"],
+                    morphs=["Definite=Def", "Number=Sing|Person=3", "Tense=Past"], lemmas=["x", "y", "z"])
+    scores = score_tagger([Example(predicted, gold)], attrs=("tag", "pos", "morph", "lemma"))
+    assert scores == {
+        "tag_acc": 1.0, "pos_acc": pytest.approx(1 / 3), "morph_acc": pytest.approx(2 / 3), "lemma_acc": 0.0,
+        # features: 3 gold, 4 predicted, 2 of them right
+        "morph_micro_p": 0.5, "morph_micro_r": pytest.approx(2 / 3), "morph_micro_f": pytest.approx(4 / 7),
+        "morph_per_feat": {
+            "Definite": {"p": 1.0, "r": 1.0, "f": 1.0},
+            "Number": {"p": 0.0, "r": 0.0, "f": 0.0},
+            "Person": {"p": 0.0, "r": 0.0, "f": 0.0},
+            "Tense": {"p": 1.0, "r": 1.0, "f": 1.0},
+        },
+    }
+    assert score_tagger([Example(predicted, gold)]) == {"tag_acc": 1.0}
+    assert set(score_tagger([Example(predicted, gold)], attrs=("morph",))) == {
+        "morph_acc", "morph_per_feat", "morph_micro_p", "morph_micro_r", "morph_micro_f",
+    }
+    # the component scores the attributes it writes
+    nlp, component = initialized(annotate=["tag", "morph"])
+    doc = component(plain(nlp, ROWS[0]))
+    assert set(component.score([Example(doc, gold_doc(nlp.vocab, ROWS[0]))])) == {
+        "tag_acc", "morph_acc", "morph_per_feat", "morph_micro_p", "morph_micro_r", "morph_micro_f",
+    }
