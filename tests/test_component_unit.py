@@ -339,7 +339,8 @@ def test_bad_files_are_refused_and_leave_the_component_as_it_was(tmp_path):
         ("bad-json", lambda p: (p / "cfg").write_text("{"), ModelFileError, "{p}/cfg: the data is damaged (ValueError: "),
         ("bad-cfg", lambda p: srsly.write_json(p / "cfg", {"labels": 3}), ModelFileError,
          "{p}/cfg: cfg 'labels' is not a list of non-empty strings: 3"),
-        ("bad-model", lambda p: (p / "model").write_bytes(b"\x00\x01"), ModelFileError, "{p}/model: "),
+        ("bad-model", lambda p: (p / "model").write_bytes(b"\x00\x01"), ModelFileError,
+         "{p}/model: the file is damaged or truncated (ExtraData: unpack(b) received extra data.)"),
         ("mismatch", lambda p: srsly.write_json(p / "cfg", two_tags), ModelFileError,
          "{p}/model: the weights have 3 tag and 0 UPOS outputs, but cfg has 2 tags and 0 UPOS labels"),
     ]
@@ -451,3 +452,36 @@ def test_score_tagger_counts_each_attribute_as_spacy():
     assert set(component.score([Example(doc, gold_doc(nlp.vocab, ROWS[0]))])) == {
         "tag_acc", "morph_acc", "morph_per_feat", "morph_micro_p", "morph_micro_r", "morph_micro_f",
     }
+
+
+def test_a_cfg_whose_extra_heads_do_not_fit_the_weights_is_refused(tmp_path):
+    nlp, component = initialized(annotate=["tag", "morph"])
+    component.to_disk(tmp_path / "c")
+    cfg = srsly.read_json(tmp_path / "c" / "cfg")
+    assert len(cfg["morph_labels"]) == 5  # the FEATS strings of ROWS, Tense=Past once
+    cfg["morph_labels"] = cfg["morph_labels"][:4]
+    srsly.write_json(tmp_path / "c" / "cfg", cfg)
+    _, other = tagger(annotate=["tag", "morph"])
+    with pytest.raises(ModelFileError) as error:
+        other.from_disk(tmp_path / "c")
+    assert str(error.value) == (
+        f"[lstm_tagger] cannot load {tmp_path / 'c' / 'model'}: the weights have heads of [5] outputs after "
+        "the tag and UPOS heads, but cfg has [('morph', 4)]"
+    )
+
+
+def test_errors_go_to_the_error_handler_with_the_docs_of_the_batch():
+    nlp, component = tagger(name="mine")  # not initialized: annotating raises
+    calls = []
+    component.set_error_handler(lambda name, proc, docs, e: calls.append((name, proc, docs, type(e))))
+    doc = plain(nlp, ROWS[0])
+    component(doc)
+    assert calls == [("mine", component, [doc], ValueError)]
+    calls.clear()
+    docs = [plain(nlp, ROWS[i % 2]) for i in range(130)]
+    assert list(component.pipe(docs)) == []  # none annotated
+    # 128 Docs a batch unless told
+    assert calls == [("mine", component, docs[:128], ValueError), ("mine", component, docs[128:], ValueError)]
+    calls.clear()
+    list(component.pipe(docs[:3], batch_size=2))
+    assert [call[2] for call in calls] == [docs[:2], docs[2:3]]
