@@ -285,6 +285,8 @@ def test_update_loss_is_the_squared_error_of_the_probabilities():
     component.update(egs, losses=losses)
     assert losses["lstm_tagger"] == pytest.approx(2 * expected, rel=1e-4)
     assert component.update([Example(Doc(nlp.vocab, words=[]), Doc(nlp.vocab, words=[]))]) == {"lstm_tagger": 0.0}
+    component.update(egs, sgd=False)  # as None: no step
+    assert numpy.array_equal(component.predict([egs[0].predicted])[0], probs[0])
     # with one, a few steps bring the loss down
     optimizer = Adam(0.05)
     for _ in range(5):
@@ -399,6 +401,8 @@ def test_a_loaded_model_must_fit_the_settings(tmp_path):
         ({"predict_pos": True}, "predict_pos is set, but the model has no UPOS output layer"),
         ({"annotate": ["tag", "lemma"]}, "annotate asks for ['lemma'], but the model was trained without lemma "
                                          "head(s): it cannot write them"),
+        ({"annotate": ["tag", "morph", "lemma"]}, "annotate asks for ['morph', 'lemma'], but the model was trained "
+                                                  "without morph and lemma head(s): it cannot write them"),
     ):
         _, other = tagger(**settings)
         with pytest.raises(ModelFileError) as error:
@@ -485,3 +489,26 @@ def test_errors_go_to_the_error_handler_with_the_docs_of_the_batch():
     calls.clear()
     list(component.pipe(docs[:3], batch_size=2))
     assert [call[2] for call in calls] == [docs[:2], docs[2:3]]
+
+
+def test_what_is_not_an_example_is_refused_naming_the_method():
+    nlp, component = initialized()
+    doc = plain(nlp, ROWS[0])
+    for method, call in (("update", lambda: component.update([doc])),
+                         ("get_loss", lambda: component.get_loss([doc], component.predict([doc]))),
+                         ("score", lambda: component.score([doc]))):
+        with pytest.raises(TypeError) as error:
+            call()
+        assert str(error.value) == (
+            f"[E978] The LSTMTagger.{method} method takes a list of Example objects, but got: {{{Doc!r}}}"
+        )
+
+
+def test_labels_are_in_the_vocab_whatever_it_was_loaded_from():
+    nlp, component = tagger()
+    component.initialize(lambda: examples(nlp), labels=["DT", "NNS", "VBD"])  # not spaCy symbols
+    data = component.to_bytes()
+    other_nlp, other = tagger()
+    other.from_bytes(data, exclude=["vocab"])
+    assert all(label in other_nlp.vocab.strings for label in ("DT", "NNS", "VBD"))
+    assert all(t.tag_ in ("DT", "NNS", "VBD") for t in other(plain(other_nlp, ROWS[0])))
