@@ -512,3 +512,24 @@ def test_labels_are_in_the_vocab_whatever_it_was_loaded_from():
     other.from_bytes(data, exclude=["vocab"])
     assert all(label in other_nlp.vocab.strings for label in ("DT", "NNS", "VBD"))
     assert all(t.tag_ in ("DT", "NNS", "VBD") for t in other(plain(other_nlp, ROWS[0])))
+
+
+def test_loss_with_label_smoothing_negative_and_unknown_labels():
+    nlp, component = tagger(name="mine", label_smoothing=0.2, neg_prefix="~")
+    nlp.initialize(lambda: examples(nlp))
+    assert component.labels == ("DET", "NOUN", "VERB")
+    words = ["The", "dogs", "ran"]
+    # DET; not VERB; no gold tag
+    eg = Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=["DET", "~VERB", ""]))
+    probs = component.predict([eg.predicted])
+    p = probs[0]
+    # the gold label keeps 0.8, the other two 0.1 each; a negative label only pushes its own column to 0
+    expected = ((p[0] - numpy.array([0.8, 0.1, 0.1])) ** 2).sum() + p[1, 2] ** 2
+    loss, grads = component.get_loss([eg], probs)
+    assert loss == pytest.approx(expected, rel=1e-4)
+    assert numpy.allclose(grads[0][1], [0.0, 0.0, p[1, 2]]) and numpy.allclose(grads[0][2], 0.0)
+    assert component.get_loss([], []) == (0.0, [])
+    bad = Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=["DET", "ZZ", "VERB"]))
+    with pytest.raises(ValueError) as error:
+        component.get_loss([bad], component.predict([bad.predicted]))
+    assert str(error.value).startswith("[mine] gold tag label 'ZZ' (token ")
