@@ -533,3 +533,34 @@ def test_loss_with_label_smoothing_negative_and_unknown_labels():
     with pytest.raises(ValueError) as error:
         component.get_loss([bad], component.predict([bad.predicted]))
     assert str(error.value).startswith("[mine] gold tag label 'ZZ' (token ")
+
+
+def test_initialize_names_itself_and_takes_given_upos_labels_and_lemma_counts():
+    nlp, component = tagger(name="mine", predict_pos=True)
+    with pytest.raises(TypeError) as error:
+        component.initialize([])
+    assert "Received invalid get_examples callback in `LSTMTagger.initialize`" in str(error.value)
+    unalignable = Example(Doc(nlp.vocab, words=["a", "b"]), Doc(nlp.vocab, words=["a", "c"], tags=["DET", "NOUN"]))
+    with pytest.raises(ValueError) as error:
+        component.initialize(lambda: [unalignable])
+    assert str(error.value).startswith("[mine] example 'a c ': [E949] Unable to align tokens")
+    with pytest.raises(ValueError) as error:
+        component.initialize(lambda: examples(nlp), labels={"tag": ["DET"], "pos": ["NOUN", " X"]})
+    assert str(error.value) == (
+        "[mine] cannot initialize: the UPOS label ' X' given to initialize (labels) starts or ends with whitespace"
+    )
+    component.initialize(lambda: examples(nlp), labels={"tag": ["DET", "X"], "pos": ["VERB", "NOUN"]})
+    assert component.labels == ("DET", "X") and component.pos_labels == ("VERB", "NOUN")
+    assert component.model.shape.n_pos == 2
+    # a head asked for without gold values
+    nlp, component = tagger(annotate=["tag", "lemma"])
+    with pytest.raises(ValueError) as error:
+        component.initialize(lambda: examples(nlp, lemma=False))
+    assert str(error.value) == (
+        "[lstm_tagger] cannot initialize: annotate has 'lemma', but no example has gold lemmas (token.lemma_): "
+        "remove 'lemma' from annotate, or give examples with lemmas"
+    )
+    # lemma rules: of ROWS' six lemmas, lowercasing alone is seen three times (The, A, cat);
+    # each other rule once
+    rules = {m: initialized(annotate=["tag", "lemma"], lemma_min_count=m)[1].cfg["lemma_rules"] for m in (1, 2)}
+    assert rules[2] == [["lower", "", "", "", ""]] and len(rules[1]) == 5
