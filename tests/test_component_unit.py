@@ -564,3 +564,39 @@ def test_initialize_names_itself_and_takes_given_upos_labels_and_lemma_counts():
     # each other rule once
     rules = {m: initialized(annotate=["tag", "lemma"], lemma_min_count=m)[1].cfg["lemma_rules"] for m in (1, 2)}
     assert rules[2] == [["lower", "", "", "", ""]] and len(rules[1]) == 5
+
+
+def test_labels_seen_negative_bad_and_none_and_where_the_examples_were():
+    nlp, component = tagger(neg_prefix="~")
+    words = ["The", "dogs", "ran"]
+    # a negative label counts for its label
+    negative = Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=["DET", "~JJ", "VERB"]))
+    component.initialize(lambda: [negative])
+    assert component.labels == ("DET", "JJ", "VERB")
+    # initialize again without tags: the old labels are kept
+    component.initialize(lambda: [Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words))])
+    assert component.labels == ("DET", "JJ", "VERB")
+    nlp, component = tagger()
+    bad = Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=["DET", "a\tb", "VERB"]))
+    with pytest.raises(ValueError) as error:
+        component.initialize(lambda: [bad])
+    assert str(error.value).startswith("[lstm_tagger] cannot initialize: ")
+    assert "'a\\tb'" in str(error.value) and "U+0009" in str(error.value)
+    # without a pipeline, or with no paths.train, nothing is said of where the examples were
+    nothing = "[lstm_tagger] cannot initialize: no training examples were found at all, and no labels were added with add_label"
+    for train in (None, ""):
+        nlp.config["paths"]["train"] = train
+        with pytest.raises(ValueError) as error:
+            component.initialize(lambda: iter(()), nlp=nlp)
+        assert str(error.value) == nothing
+    nlp.config["paths"]["train"] = "train.spacy"
+    with pytest.raises(ValueError) as error:
+        component.initialize(lambda: iter(()))
+    assert str(error.value) == nothing
+
+
+def test_score_passes_its_arguments_to_the_scorer():
+    nlp, component = tagger(pos_from_tag=True)
+    component.scorer = lambda examples, attrs, **kwargs: (len(examples), attrs, kwargs)
+    eg = Example(plain(nlp, ROWS[0]), gold_doc(nlp.vocab, ROWS[0]))
+    assert component.score(iter([eg, eg]), per_component=True) == (2, ("tag", "pos"), {"per_component": True})
