@@ -600,3 +600,20 @@ def test_score_passes_its_arguments_to_the_scorer():
     component.scorer = lambda examples, attrs, **kwargs: (len(examples), attrs, kwargs)
     eg = Example(plain(nlp, ROWS[0]), gold_doc(nlp.vocab, ROWS[0]))
     assert component.score(iter([eg, eg]), per_component=True) == (2, ("tag", "pos"), {"per_component": True})
+
+
+def test_loss_learns_from_a_teachers_distribution():
+    from spacy_lstm_tagger.pipeline.soft_targets import TEACHER_KEY
+
+    teacher = numpy.array([[0.6, 0.2, 0.2], [0.1, 0.7, 0.2], [0.0, 0.5, 0.5]], dtype="f")
+    for weight in (0.25, 0.0):
+        nlp, component = initialized(teacher_weight=weight)
+        assert component.labels == ("DET", "NOUN", "VERB")
+        gold = gold_doc(nlp.vocab, ROWS[0])
+        gold.user_data[TEACHER_KEY] = {"TAG": {"labels": ["DET", "NOUN", "VERB"], "probs": teacher}}
+        eg = Example(plain(nlp, ROWS[0]), gold)
+        probs = component.predict([eg.predicted])
+        # the target: (1 - weight) of the gold label, weight of the teacher's distribution
+        target = (1 - weight) * numpy.eye(3) + weight * teacher
+        loss, _ = component.get_loss([eg], probs)
+        assert loss == pytest.approx(((probs[0] - target) ** 2).sum(), rel=1e-4), weight
