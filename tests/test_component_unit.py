@@ -617,3 +617,21 @@ def test_loss_learns_from_a_teachers_distribution():
         target = (1 - weight) * numpy.eye(3) + weight * teacher
         loss, _ = component.get_loss([eg], probs)
         assert loss == pytest.approx(((probs[0] - target) ** 2).sum(), rel=1e-4), weight
+
+
+def test_score_tagger_passes_missing_values_to_spacys_scorer():
+    from spacy.vocab import Vocab
+    from spacy_lstm_tagger.pipeline.component import score_tagger
+
+    words = ["The", "dogs", "ran"]
+    gold = Doc(Vocab(), words=words, tags=["DET", "", "VERB"], morphs=["Definite=Def", "Number=Plur", "Tense=Past"])
+    predicted = Doc(Vocab(), words=words, tags=["DET", "NOUN", "NOUN"],
+                    morphs=["Definite=Def", "Number=Sing|Person=3", "Tense=Past"])
+    eg = Example(predicted, gold)
+    # by default a gold tag "" is missing: 1 of 2 tags right
+    assert score_tagger([eg], attrs=("tag",)) == {"tag_acc": 0.5}
+    # told that only the second token's FEATS are missing: "" is a tag (1 of 3 right), and the
+    # morph scores leave the second token out (every feature right)
+    scores = score_tagger([eg], attrs=("tag", "morph"), missing_values={gold[1].morph.key})
+    assert scores["tag_acc"] == pytest.approx(1 / 3) and scores["morph_acc"] == 1.0
+    assert scores["morph_per_feat"] == {"Definite": {"p": 1.0, "r": 1.0, "f": 1.0}, "Tense": {"p": 1.0, "r": 1.0, "f": 1.0}}
