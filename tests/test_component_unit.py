@@ -635,3 +635,15 @@ def test_score_tagger_passes_missing_values_to_spacys_scorer():
     scores = score_tagger([eg], attrs=("tag", "morph"), missing_values={gold[1].morph.key})
     assert scores["tag_acc"] == pytest.approx(1 / 3) and scores["morph_acc"] == 1.0
     assert scores["morph_per_feat"] == {"Definite": {"p": 1.0, "r": 1.0, "f": 1.0}, "Tense": {"p": 1.0, "r": 1.0, "f": 1.0}}
+
+
+def test_a_network_beyond_reason_is_refused_at_initialize_naming_the_component():
+    # 10**8-wide word vectors for the 8 words of the examples (and padding,
+    # unknown): over 10**9 weights, refused before anything is allocated.
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("lstm_tagger", name="big", config={"model": {**TINY, "word_width": 10**8}})
+    with pytest.raises(ValueError) as error:
+        nlp.initialize(lambda: examples(nlp))
+    assert str(error.value).startswith("[big] cannot initialize: the network would have ")
+    assert str(error.value).endswith(" weights (more than 1,000,000,000)")
+    assert not component.model.is_ready
