@@ -390,7 +390,8 @@ def test_rare_word_dropout_keeps_the_words():
 def test_extra_heads_send_their_share_of_the_gradient_to_the_encoder():
     def gradients(share, columns):
         network = seeded_network(extra_heads=(2, 1))
-        network.extra_gradient = share
+        if share is not None:  # None: the network's default
+            network.extra_gradient = share
         scores = network(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, 2, train=True)
         weights = torch.randn(scores.shape, generator=torch.Generator().manual_seed(5))
         (scores[:, columns] * weights[:, columns]).sum().backward()
@@ -399,6 +400,10 @@ def test_extra_heads_send_their_share_of_the_gradient_to_the_encoder():
     # Each part of the loss alone, every gradient in full (as before the setting).
     _, tag_pos = gradients(1.0, slice(0, 5))
     _, extra = gradients(1.0, slice(5, 8))
+    # ... which is the default.
+    _, default = gradients(None, slice(0, 8))
+    for name, grad in default.items():
+        torch.testing.assert_close(grad, tag_pos[name] + extra[name], rtol=1e-5, atol=1e-6, msg=name)
     scores, damped = gradients(0.25, slice(0, 8))
     with torch.no_grad():
         plain = seeded_network(extra_heads=(2, 1))(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, 2)
@@ -410,3 +415,26 @@ def test_extra_heads_send_their_share_of_the_gradient_to_the_encoder():
             expected = tag_pos[name] + 0.25 * extra[name]
         torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-6, msg=name)
     assert extra["word_embed.weight"].abs().sum() > 0  # the extra heads do reach the encoder
+
+
+@pytest.mark.parametrize("n_pos", [0, 2])
+def test_extra_gradient_without_extra_heads_changes_nothing(n_pos):
+    """Only the extra heads' gradient is scaled: without them the setting
+    changes neither the scores nor the gradients, in training or not."""
+    def run(share, train):
+        network = seeded_network(n_pos=n_pos)
+        network.extra_gradient = share
+        scores = network(WORD_IDS, TYPE_IDS, type_chars_of(WORDS), LENGTHS, 2, train=train)
+        if train:
+            (scores * torch.randn(scores.shape, generator=torch.Generator().manual_seed(6))).sum().backward()
+        return scores.detach(), {name: param.grad for name, param in network.named_parameters()}
+
+    network = seeded_network(n_pos=n_pos)
+    with torch.no_grad():
+        expected = network.score(reference_encode(network))
+    for train in (False, True):
+        scores, grads = run(0.25, train)
+        torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+        _, full = run(1.0, train)
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, full[name], msg=name)
