@@ -7,7 +7,8 @@ files against every mutant, each in a fork of one process (no pytest, no trained
 Prints the mutants that no test here notices as it finds them, then a
 summary (a mutant that takes over MUTANT_SECONDS, 20 unless set, counts as
 killed; MUTANT_ONLY="x_f__mutmut_3,..." reruns only those; MUTANT_PROGRESS=1
-prints each mutant as it is done); a pipeline test may still kill them, so confirm with `mutmut run NAME` and look with `mutmut show NAME`.
+prints each mutant as it is done); a pipeline test may still kill them, so
+confirm with `mutmut run NAME` and look with `mutmut show NAME`.
 """
 import importlib
 import importlib.util

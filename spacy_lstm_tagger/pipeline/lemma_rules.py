@@ -8,8 +8,9 @@ rule edits the form as it is written ("form" casing); so does the one rule of
 every word that is its own lemma, whatever its case ("London" -> "London"). A
 rule that cannot apply to a form (the form does not start or end with what it
 strips) gives None, never a made-up string; `Lemmatizer` then takes the next
-most likely rule, and the form itself where no rule applies. Where the training data gives a (form,
-tag) pair one lemma, always and at least `min_count` times, the lookup decides.
+most likely rule, and the form itself where no rule applies. Where the training
+data gives a (form, tag) pair one lemma, always and at least `min_count` times,
+the lookup decides.
 """
 import json
 import unicodedata
