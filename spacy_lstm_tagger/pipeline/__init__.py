@@ -1,7 +1,7 @@
 """The `lstm_tagger` component and its model: all that `spacy.load` needs.
 
-Docs -> index arrays (featurize) -> torch network (network, model; onnx_engine
-for tagging) -> BiLSTM output -> scores, whose columns the OutputLayout names
+Docs -> index arrays (featurize) -> torch network (network, model; for
+tagging, onnx_engine and the bfloat16 copy of precision) -> BiLSTM output -> scores, whose columns the OutputLayout names
 (layout), computed per head and, for lemmas, per token only as needed
 (token_scores) -> annotations and confidences (annotations, confidence,
 calibration; morphology, lemma_rules). In training: gold labels (gold) -> loss

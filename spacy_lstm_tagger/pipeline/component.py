@@ -319,7 +319,8 @@ class LSTMTagger(TrainablePipe):
         self._require_ready()
         limit_threads_after_fork()
         if docs:
-            scores = EncodedTokens(self.model.network, encode_docs(self.model, docs), self.layout)
+            network = self.model.tagging_network()
+            scores = EncodedTokens(network, encode_docs(self.model, docs, network), self.layout)
             self._write(docs, scores)
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:

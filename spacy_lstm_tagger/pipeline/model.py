@@ -25,6 +25,7 @@ from .featurize import IndexTables, Segment, cut_segments, featurize, split_by_t
 from .heap import keep_mmap_threshold
 from .network import BiLSTMTagger, NetworkShape
 from .onnx_engine import InferenceLSTM
+from .precision import TaggingNetwork
 from .settings import SETTINGS, SHAPE_SETTINGS, TOKENS_PER_PASS, ModelSettings, settings_docstring
 
 MODEL_FORMAT = "spacy-lstm-tagger-model/2"
@@ -87,6 +88,7 @@ class TaggerModel(Model):
             dims={"nO": None},
         )
         self.inference_lstm = InferenceLSTM(settings.engine)
+        self._tagging_network = TaggingNetwork(settings.precision, settings.engine)
 
     @property
     def settings(self) -> ModelSettings:
@@ -99,6 +101,11 @@ class TaggerModel(Model):
     @property
     def network(self) -> Optional[BiLSTMTagger]:
         return self.shims[0].network
+
+    def tagging_network(self) -> BiLSTMTagger:
+        """The network that tagging runs: `network`, or its copy in the
+        number type of the `precision` setting."""
+        return self._tagging_network.get(self.network, self.shims[0].updates)
 
     @property
     def is_ready(self) -> bool:
@@ -267,7 +274,11 @@ class TaggerShim(PyTorchShim):
     PyTorchShim.use_params looks for string keys, so with it the averages would
     silently never be used, in `spacy train` either. The model runs the network
     itself (see `encode_docs` and `train_network`); the shim holds it for the optimizer.
+    `updates` counts the optimizer's steps, which write the weights in place
+    unseen by torch (see `TaggingNetwork`).
     """
+
+    updates = 0
 
     @property
     def network(self) -> Optional[BiLSTMTagger]:
@@ -293,6 +304,7 @@ class TaggerShim(PyTorchShim):
                 if new.data_ptr() != param.data_ptr():  # thinc's optimizers work in place
                     param.data.copy_(new)
             param.grad.zero_()
+        self.updates += 1
         self._grad_scaler.update()
 
     @contextlib.contextmanager
@@ -331,16 +343,17 @@ def network_inputs(model: TaggerModel, segments: List[Segment]) -> Tuple[torch.T
     )
 
 
-def encode_docs(model: TaggerModel, docs: List[Doc]) -> torch.Tensor:
+def encode_docs(model: TaggerModel, docs: List[Doc], network: Optional[BiLSTMTagger] = None) -> torch.Tensor:
     """The BiLSTM's output for every token of `docs`, Doc after Doc: an
-    (n_tokens, 2 * hidden_width) tensor that the output layers read
-    (`network.score`). A batch with many tokens (say one huge Doc) goes
-    through the network in several passes, which bounds memory.
+    (n_tokens, 2 * hidden_width) tensor that the output layers of `network`
+    (default: `model.tagging_network()`) read (`network.score`). A batch
+    with many tokens (say one huge Doc) goes through the network in several
+    passes, which bounds memory.
 
     It runs under inference_mode and changes no state, so that threads
     sharing the model never see each other's passes. Dropout is an argument of
     the network, not its mode."""
-    network = model.network
+    network = model.tagging_network() if network is None else network
     segments, token_order = cut_segments(docs, model.settings.max_sequence)
     lstm = model.inference_lstm.get(network.bilstm)
     with torch.inference_mode():
@@ -391,9 +404,10 @@ def forward(model: TaggerModel, docs: List[Doc], is_train: bool) -> Tuple[List[F
     tokens, so that a learning rate means the same for any batch size."""
     split_at = numpy.cumsum([len(doc) for doc in docs])[:-1]
     if not is_train:
-        network = model.network
+        network = model.tagging_network()
         with torch.inference_mode():
-            probs = softmax_per_head(network.score(encode_docs(model, docs)), network.head_sizes())
+            scores = network.score(encode_docs(model, docs, network)).float()
+            probs = softmax_per_head(scores, network.head_sizes())
         return model.ops.xp.split(torch2xp(probs), split_at), no_backprop
     segments, token_order = cut_segments(docs, model.settings.max_sequence)
     passes = [train_network(model, part) for part in split_by_tokens(segments, TOKENS_PER_PASS)]

@@ -214,7 +214,7 @@ class BiLSTMTagger(nn.Module):
             drop = torch.rand(word_ids.shape, device=word_ids.device) < self.word_dropout
             word_ids = word_ids.masked_fill(drop & (word_ids != PAD), UNKNOWN)
         # Character features once per distinct word, then gathered for every token.
-        word_chars = self.char_features(type_chars)
+        word_chars = self.char_features(type_chars).to(self.word_embed.weight.dtype)
         if train:
             tokens = torch.cat([self.word_embed(word_ids), word_chars[type_ids]], dim=2)
             tokens = functional.dropout(tokens, self.dropout, train)

@@ -56,4 +56,4 @@ class EncodedTokens:
     def _softmax(self, hidden: torch.Tensor, name: str) -> numpy.ndarray:
         with torch.inference_mode():
             scores = self.network.score(hidden, self.layout[name].columns)
-            return torch.softmax(scores, dim=1).cpu().numpy()
+            return torch.softmax(scores.float(), dim=1).cpu().numpy()
