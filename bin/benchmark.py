@@ -5,8 +5,10 @@ pipelines in one process, on the same gold-tokenized UD split, in one table.
         --spacy training/spacy-tagger/model-best --split test --markdown
 
 `--n-process N` adds columns for nlp.pipe(n_process=N), `--engine torch --engine
-onnx` times our tagger once per BiLSTM engine, each in its own row, and
-`--profile` prints where our tagger spends its time instead of the table.
+onnx` times our tagger once per BiLSTM engine, each in its own row,
+`--precision float32` (or bfloat16, auto) runs our tagger in that number type
+whatever its config says, and `--profile` prints where our tagger spends its
+time instead of the table.
 
 Per language, one row per UD treebank (UPOS, XPOS where the treebank has real
 XPOS, FEATS and lemmas where it has them, against spaCy's pipeline of tagger,
@@ -75,6 +77,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add("--engine", action="append", metavar="NAME",
         help="run our BiLSTM with this engine (torch or onnx), whatever the pipeline's "
         "config says; repeat for one row per engine")
+    add("--precision", choices=("float32", "bfloat16", "auto"),
+        help="the number type our tagger computes in, whatever the pipeline's config says")
     add("--markdown", action="store_true", help="print a markdown table")
     add("--ours-train-seconds", type=float, metavar="S", help="its training wall time")
     add("--spacy-train-seconds", type=float, metavar="S", help="its training wall time")
@@ -127,23 +131,30 @@ def read_gold(args: argparse.Namespace):
     return path, [doc for doc in read_docs(path, Vocab()) if len(doc)]
 
 
-def load(path: Path, engine: Optional[str] = None):
-    """Load a pipeline folder, saying clearly when it is not one; with `engine`,
-    its lstm_tagger components run their BiLSTM with that engine."""
+def load(path: Path, engine: Optional[str] = None, precision: Optional[str] = None):
+    """Load a pipeline folder, saying clearly when it is not one; with `engine`
+    or `precision`, its lstm_tagger components run with that setting."""
     import spacy
 
     config_path = path / "config.cfg"
     if not config_path.is_file():
         raise FileNotFoundError(f"not a spaCy pipeline folder (no config.cfg): {path}")
-    if engine is None:
+    settings = {name: value for name, value in (("engine", engine), ("precision", precision)) if value}
+    if not settings:
         return spacy.load(path)
     components = spacy.util.load_config(config_path)["components"]
     taggers = [name for name, c in components.items() if c.get("factory") == "lstm_tagger"]
     if not taggers:
-        raise ValueError(f"--engine: {path} has no lstm_tagger component")
-    return spacy.load(path, config={
-        "components": {name: {"model": {"engine": engine}} for name in taggers}
-    })
+        raise ValueError(f"--{'/--'.join(settings)}: {path} has no lstm_tagger component")
+    return spacy.load(path, config={"components": {name: {"model": settings} for name in taggers}})
+
+
+def number_types(nlp) -> str:
+    """The number type that each lstm_tagger of `nlp` tags in on this machine."""
+    return "/".join(
+        str(next(pipe.model.tagging_network().parameters()).dtype).replace("torch.", "")
+        for _, pipe in nlp.pipeline if hasattr(pipe.model, "tagging_network")
+    ) or "-"
 
 
 def our_pipelines(args: argparse.Namespace) -> Dict[str, Optional[str]]:
@@ -222,14 +233,14 @@ def peak_memory(args: argparse.Namespace) -> None:
     _, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    nlp = load(args.peak_memory, args.engine[0] if args.engine else None)
+    nlp = load(args.peak_memory, args.engine[0] if args.engine else None, args.precision)
     tag(nlp, sentences, args.batch_size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"before_load_kib": before, "ru_maxrss_kib": peak}))
 
 
 def measure_peak_memory(
-    args: argparse.Namespace, pipeline: Path, engine: Optional[str] = None
+    args: argparse.Namespace, pipeline: Path, engine: Optional[str] = None, precision: Optional[str] = None
 ) -> Dict[str, float]:
     """Run `--peak-memory` in a child process. RETURNS (Dict[str, float]): peak
     RSS and the same before the pipeline was loaded, in MB."""
@@ -237,6 +248,8 @@ def measure_peak_memory(
     cmd += ["--threads", str(args.threads), "--batch-size", str(args.batch_size)]
     if engine is not None:
         cmd += ["--engine", engine]
+    if precision is not None:
+        cmd += ["--precision", precision]
     if args.data is not None:
         cmd += ["--data", str(args.data)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -253,6 +266,8 @@ def machine() -> str:
     import spacy
     import torch
 
+    from spacy_lstm_tagger.pipeline.precision import native_bfloat16
+
     cpuinfo = Path("/proc/cpuinfo")
     cpu = platform.processor() or "unknown CPU"
     if cpuinfo.is_file():
@@ -262,7 +277,8 @@ def machine() -> str:
     usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     cores = f"{os.cpu_count()} cores" + (f" (usable: {usable})" if usable else "")
     return (
-        f"{cpu}, {cores}; python {platform.python_version()}, torch {torch.__version__}, "
+        f"{cpu}, {cores}, bfloat16 instructions: {'yes' if native_bfloat16() else 'no'}; "
+        f"python {platform.python_version()}, torch {torch.__version__}, "
         f"spacy {spacy.__version__}, numpy {numpy.__version__}"
     )
 
@@ -307,7 +323,8 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
     n_words = sum(len(words) for words, _ in sentences)
     ours = our_pipelines(args)
     pipelines = {**{name: args.ours for name in ours}, "spacy": args.spacy}
-    nlps = {name: load(p, ours.get(name)) for name, p in pipelines.items()}
+    nlps = {name: load(p, ours.get(name), args.precision if name in ours else None)
+            for name, p in pipelines.items()}
 
     # The warm-up pass also gives the predictions that are scored.
     scores = {}
@@ -346,7 +363,8 @@ def benchmark(args: argparse.Namespace, memory: Dict[str, Dict[str, float]]) -> 
         f"command: `python {shlex.join(sys.argv)}`",
         f"machine: {machine()}",
         f"data: {path}: {len(sentences)} sentences, {n_words} words, gold tokenization",
-        f"ours: {args.ours}; spacy: {args.spacy}",
+        f"ours: {args.ours} (tagging in "
+        + ", ".join(f"{name}: {number_types(nlps[name])}" for name in ours) + f"); spacy: {args.spacy}",
         f"speed: median of {args.rounds} interleaved rounds after 1 warm-up, "
         f"{args.threads} thread(s), batch size {args.batch_size}; ours/spaCy is the "
         f"median per-round ratio (range {_ranges(ratios)})",
@@ -419,7 +437,7 @@ def per_language(args: argparse.Namespace) -> None:
         path, gold = read_gold(data)
         sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
         n_words = sum(len(words) for words, _ in sentences)
-        nlps = {"ours": load(Path(ours)), "spacy": load(Path(theirs))}
+        nlps = {"ours": load(Path(ours), precision=args.precision), "spacy": load(Path(theirs))}
         columns = (
             has_real_xpos(gold),
             has_features(str(t.morph) for d in gold for t in d),
@@ -461,7 +479,8 @@ def per_language(args: argparse.Namespace) -> None:
             ])
         notes.append(
             f"{path}: {len(sentences)} sentences, {n_words} words; ours {ours} "
-            f"({'+'.join(nlps['ours'].pipe_names)}), spaCy {theirs} ({'+'.join(nlps['spacy'].pipe_names)}); "
+            f"({'+'.join(nlps['ours'].pipe_names)}, tagging in {number_types(nlps['ours'])}), "
+            f"spaCy {theirs} ({'+'.join(nlps['spacy'].pipe_names)}); "
             f"ours/spaCy per-round range {min(ratios):.2f}-{max(ratios):.2f}"
         )
     notes = [
@@ -514,7 +533,7 @@ def profile(args: argparse.Namespace) -> None:
     ]
     path, gold = read_gold(args)
     sentences = [([t.text for t in d], [bool(t.whitespace_) for t in d]) for d in gold]
-    nlp = load(args.ours, args.engine[-1] if args.engine else None)
+    nlp = load(args.ours, args.engine[-1] if args.engine else None, args.precision)
     tag(nlp, sentences, args.batch_size)  # warm-up
     docs = fresh_docs(nlp, sentences)
     profiler = cProfile.Profile()
@@ -590,7 +609,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # The children run first, while this process is small: a child's ru_maxrss
     # starts from the RSS of the process that started it (Linux carries the
     # peak across exec), which would otherwise be two loaded pipelines.
-    memory = {name: measure_peak_memory(args, args.ours, engine)
+    memory = {name: measure_peak_memory(args, args.ours, engine, args.precision)
               for name, engine in our_pipelines(args).items()}
     memory["spacy"] = measure_peak_memory(args, args.spacy)
     limit_threads(args.threads)
