@@ -122,7 +122,8 @@ N_PROCESS_SCRIPT = textwrap.dedent(
     import torch
 
     torch.set_num_threads(2)
-    nlp = spacy.load(sys.argv[1], config={"components": {"lstm_tagger": {"model": {"engine": sys.argv[2]}}}})
+    model = {"engine": sys.argv[2], "precision": sys.argv[3]}
+    nlp = spacy.load(sys.argv[1], config={"components": {"lstm_tagger": {"model": model}}})
     words = "The dog ate the apple Everybody read that book".split()
     texts = [" ".join(words[i % 9:] + words[:i % 5]) for i in range(100)]
 
@@ -140,14 +141,14 @@ N_PROCESS_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("engine", ["torch", "onnx"])
-def test_n_process_2_gives_the_same_tags_and_does_not_hang(toy_pipeline, tmp_path, run_python, engine):
+@pytest.mark.parametrize("engine, precision", [("torch", "float32"), ("onnx", "float32"), ("torch", "bfloat16")])
+def test_n_process_2_gives_the_same_tags_and_does_not_hang(toy_pipeline, tmp_path, run_python, engine, precision):
     if engine != "torch":
         pytest.importorskip("onnxruntime")
     script = tmp_path / "n_process.py"
     script.write_text(N_PROCESS_SCRIPT)
     # Well under a second of work; a regression hangs, and fails here instead.
-    out = run_python(script, toy_pipeline, engine, timeout=120)
+    out = run_python(script, toy_pipeline, engine, precision, timeout=120)
     assert out.stdout.strip() == "same 100 docs"
 
 

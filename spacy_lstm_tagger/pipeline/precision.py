@@ -9,7 +9,6 @@ the weights have changed.
 """
 import copy
 import functools
-import threading
 from typing import Optional, Tuple
 
 import torch
@@ -40,7 +39,9 @@ class TaggingNetwork:
     """The network that tagging runs for a model's `precision`: the network
     itself in float32, else its `low_precision_copy` in bfloat16, kept while
     its weights stay the same. Threads share the copy; a forked child may
-    keep using it.
+    keep using it. No lock: two threads that find the copy out of date at
+    once each make one, equal, and keep the one they made; a lock held by
+    another thread at a fork would stay held in the child.
 
     A change of weights is seen by the network's identity, torch's version
     counter of each parameter (in-place torch operations, load_state_dict,
@@ -51,7 +52,6 @@ class TaggingNetwork:
     def __init__(self, precision: str, engine: str):
         self.precision = precision
         self.engine = engine
-        self._lock = threading.Lock()
         # (the float32 network, its weights' key, the copy)
         self._built: Optional[Tuple[BiLSTMTagger, tuple, BiLSTMTagger]] = None
 
@@ -63,10 +63,7 @@ class TaggingNetwork:
         key = (updates, tuple(param._version for param in network.parameters()))
         built = self._built
         if not _made_from(built, network, key):
-            with self._lock:
-                built = self._built
-                if not _made_from(built, network, key):
-                    built = self._built = (network, key, low_precision_copy(network, dtype))
+            built = self._built = (network, key, low_precision_copy(network, dtype))
         return built[2]
 
 
