@@ -1,7 +1,7 @@
 """Train spaCy's own efficiency pipeline on a UD treebank: the baseline that
 bin/benchmark.py compares lstm_tagger with.
 
-    python bin/spacy_baseline.py TREEBANK_DIR OUTPUT [--max-steps N]
+    python bin/spacy_baseline.py TREEBANK_DIR OUTPUT [--max-steps N] [--components tagger,...]
 
 TREEBANK_DIR holds LANG_NAME-ud-{train,dev,test}.conllu(.gz). The corpora are
 converted by `spacy convert` (one sentence per Doc, syntactic words, with tags,
@@ -11,7 +11,8 @@ runs with gold tokens (`gold_preproc = true`) on one thread into OUTPUT/model-be
 
 The components are chosen from the data, the same way for every treebank:
 `tagger` where the XPOS column has values, `morphologizer` (UPOS and FEATS)
-always, `trainable_lemmatizer` where the LEMMA column has values. Where spaCy's
+always, `trainable_lemmatizer` where the LEMMA column has values; `--components`
+names them instead (`--components tagger` for a tagger alone). Where spaCy's
 language class needs a package that is not installed (Vietnamese without pyvi),
 the config keeps the language and takes spaCy's rule-based tokenizer. The
 tagger's `neg_prefix` is set to a prefix that no tag of the treebank starts
@@ -57,6 +58,23 @@ def columns_used(path: Path) -> dict:
     return used
 
 
+COMPONENTS = {"tagger": "xpos", "morphologizer": None, "trainable_lemmatizer": "lemma"}
+
+
+def chosen_components(names: str, used: dict) -> list:
+    """The components --components names, in pipeline order; exits where one
+    is unknown or needs a column the treebank leaves empty."""
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in COMPONENTS]
+    if unknown or not wanted:
+        sys.exit(f"--components {names!r}: expected some of {', '.join(COMPONENTS)}")
+    for name in wanted:
+        column = COMPONENTS[name]
+        if column and not used[column]:
+            sys.exit(f"--components: {name} needs the treebank's {column.upper()} column, which is all '_'")
+    return [name for name in COMPONENTS if name in wanted]
+
+
 def run(*args: str) -> None:
     print("$", " ".join(args), flush=True)
     subprocess.run(args, check=True)
@@ -67,12 +85,21 @@ def main() -> None:
     parser.add_argument("treebank", type=Path)
     parser.add_argument("output", type=Path)
     parser.add_argument("--max-steps", type=int, help="spaCy's [training] max_steps (default: its own)")
+    parser.add_argument(
+        "--components",
+        help=f"comma-separated, of {', '.join(COMPONENTS)} (default: chosen from the columns the treebank fills)",
+    )
     args = parser.parse_args()
     matches = [TRAIN_FILE.fullmatch(p.name) for p in args.treebank.iterdir()]
     found = sorted({(m["prefix"], m["lang"]) for m in matches if m})
     if len(found) != 1:
         sys.exit(f"{args.treebank}: expected one LANG_NAME-ud-train.conllu(.gz), found {found}")
     prefix, lang = found[0]
+    used = columns_used(split_file(args.treebank, prefix, "train"))
+    pipes = (["tagger"] if used["xpos"] else []) + ["morphologizer"]
+    pipes += ["trainable_lemmatizer"] if used["lemma"] else []
+    if args.components:
+        pipes = chosen_components(args.components, used)
     conllu_dir, corpus_dir = args.output / "conllu", args.output / "corpus"
     conllu_dir.mkdir(parents=True, exist_ok=True)
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -85,9 +112,6 @@ def main() -> None:
             plain.write_bytes(f.read())
         run(python, "-m", "spacy", "convert", str(plain), str(corpus_dir), "--converter", "conllu", "-n", "1")
 
-    used = columns_used(split_file(args.treebank, prefix, "train"))
-    pipes = (["tagger"] if used["xpos"] else []) + ["morphologizer"]
-    pipes += ["trainable_lemmatizer"] if used["lemma"] else []
     import spacy  # after the conversions, which run in their own processes
 
     try:
