@@ -137,9 +137,8 @@ def test_distillation_on_an_ewt_slice_end_to_end(ewt, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     student = spacy.load(tmp_path / "out" / "model-best")
-    # Four epochs on 500 sentences reached 0.63 here (the teachers' ensemble
-    # 0.66; output layers start at zero, which slows the first epochs); a
-    # model that learned nothing tags everything NN, which scores 0.11.
-    assert student.meta["performance"]["tag_acc"] > 0.55, result.stdout
+    # Four epochs on 500 sentences reached 0.77 here (the teachers' ensemble
+    # 0.79); a model that learned nothing tags everything NN, which scores 0.11.
+    assert student.meta["performance"]["tag_acc"] > 0.70, result.stdout
     assert set(student.meta["distillation"]["ensemble_dev"]) == {"tag_acc", "pos_acc"}
     assert "teachers' ensemble on dev" in result.stdout

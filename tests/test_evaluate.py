@@ -286,8 +286,8 @@ def test_evaluate_on_an_ewt_slice_matches_a_direct_count(ewt, tmp_path, capsys):
     gold = [([t.text for t in doc], [t.tag_ for t in doc]) for doc in dev_docs]
     training_words = {t.text.lower() for doc in train_docs for t in doc}
     expected = direct_count(spacy.load(best), gold, training_words, "NN")
-    # 0.25 here after three epochs; tagging everything NN scores about 0.11.
-    assert 0.2 < report["accuracy"]["tag"] < 0.95
+    # 0.38 here after three epochs; tagging everything NN scores about 0.11.
+    assert 0.3 < report["accuracy"]["tag"] < 0.95
     assert report["accuracy"]["tag"] == pytest.approx(expected["accuracy"])
     assert report["seen"]["seen"]["accuracy"] == pytest.approx(expected["seen"])
     assert report["seen"]["unseen"]["accuracy"] == pytest.approx(expected["unseen"])

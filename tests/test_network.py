@@ -182,14 +182,18 @@ def test_weights_are_named_as_in_model_files():
     assert "pos_head.weight" not in bare.state_dict()
 
 
-def test_new_network_gives_every_label_the_same_score_and_pads_with_zeros():
+def test_new_network_starts_its_output_layers_random_and_pads_with_zeros():
     with torch.random.fork_rng():
         torch.manual_seed(0)
         shape = NetworkShape(**{**SMALL, "n_words": 2000, "n_chars": 2000}, char_edges=1, extra_heads=(2,))
         network = BiLSTMTagger(shape, dropout=0.25, word_dropout=0.5)
     assert (network.dropout, network.word_dropout) == (0.25, 0.5)
+    # torch's nn.Linear start, uniform within 1/sqrt(inputs): from zero, no
+    # gradient would reach the BiLSTM until these layers had grown.
+    bound = 1 / (2 * SMALL["hidden_width"]) ** 0.5
     for head in (network.tag_head, network.pos_head, network.extra_head):
-        assert not head.weight.any() and not head.bias.any()
+        for values in (head.weight, head.bias):
+            assert values.all() and float(values.abs().max()) <= bound
     for embed in (network.word_embed, network.char_embed):
         assert not embed.weight[PAD].any()
         assert embed.padding_idx == PAD

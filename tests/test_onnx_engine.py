@@ -72,8 +72,8 @@ def test_onnx_runs_every_layer_of_a_deeper_lstm(onnx_runs):
     nlp = spacy.blank("en")
     nlp.add_pipe("lstm_tagger", config={"model": {**SMALL_MODEL, "depth": 3}})
     nlp.initialize(lambda: toy_examples(nlp))  # untrained weights are enough to compare
-    # The tag layer starts at zero, which makes every tag equally likely whatever
-    # the LSTM gives: seeded weights there make the tags depend on every layer.
+    # Large seeded weights in the tag layer make the tags depend on every
+    # layer, not only on the layer's bias.
     tag_head = nlp.get_pipe("lstm_tagger").model.network.tag_head
     with torch.no_grad():
         tag_head.weight.copy_(torch.randn(tag_head.weight.shape, generator=torch.Generator().manual_seed(0)) * 3)

@@ -1,8 +1,8 @@
 """spaCy's own tests of the components lstm_tagger replaces, run against it.
 
 The test modules are read from the installed spaCy (so they follow its
-version), the factory name swapped, and run in a pytest of their own. The one
-other change is said where it is made.
+version), the factory name swapped, and run in a pytest of their own. The
+other changes are said where they are made.
 
 spaCy's morphologizer and edit tree lemmatizer tests (test_morphologizer.py,
 test_edit_tree_lemmatizer.py) are not run swapped: every test there trains or
@@ -25,10 +25,19 @@ import spacy
 SPACY_PIPELINE_TESTS = Path(spacy.__file__).parent / "tests" / "pipeline"
 # spaCy's overfitting tests train 50 updates at its default learning rate
 # (Adam, 0.001) and then expect a loss below 1e-5. Its CNN tagger gets there in
-# 50; the BiLSTM, whose output layers start at zero and whose dropout (0.3)
-# and word dropout (0.25) stay on in training, needs about 300 (measured: 9e-6
-# after 300, 2e-6 after 400). The tests' other assertions are untouched.
+# 50; the BiLSTM, whose dropout (0.3) and word dropout (0.25) stay on in
+# training, needs a few hundred. The tests' other assertions are untouched.
 UPDATES = 500
+# test_label_smoothing compares smoothed and plain gradients on the first
+# predictions and expects 0.925 for every label, which holds where those
+# predictions are uniform: thinc's Softmax starts at zero, our output layers
+# start random (from zero the tagger ends less accurate, BENCHMARKS.md). The
+# test zeroes the tag layer first.
+UNIFORM_START = (
+    r"(\n    nlp\.initialize\(get_examples=lambda: train_examples\)\n)(    tag_scores, bp_tag_scores = tagger_ls)",
+    r"\1    tagger_ls.model.network.tag_head.weight.data.zero_()\n"
+    r"    tagger_ls.model.network.tag_head.bias.data.zero_()\n\2",
+)
 
 
 def swapped(source: Path, factory: str, substitutions=()) -> str:
@@ -66,7 +75,7 @@ def run_module(tmp_path, run_python, text: str, name: str):
 def test_spacys_tagger_tests_pass_with_lstm_tagger(tmp_path, run_python):
     text = swapped(
         SPACY_PIPELINE_TESTS / "test_tagger.py", "tagger",
-        [(r"for i in range\(50\):", f"for i in range({UPDATES}):")],
+        [(r"for i in range\(50\):", f"for i in range({UPDATES}):"), UNIFORM_START],
     )
     result = run_module(tmp_path, run_python, text, "test_tagger_swapped.py")
     assert result.returncode == 0, result.stdout[-3000:]

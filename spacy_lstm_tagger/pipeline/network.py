@@ -143,12 +143,9 @@ class BiLSTMTagger(nn.Module):
         self.pos_head = nn.Linear(2 * shape.hidden_width, shape.n_pos) if shape.n_pos else None
         n_extra = sum(shape.extra_heads)
         self.extra_head = nn.Linear(2 * shape.hidden_width, n_extra) if n_extra else None
-        # Output layers start at zero, as thinc's Softmax does: every label is
-        # equally likely until the first update.
-        for head in (self.tag_head, self.pos_head, self.extra_head):
-            if head is not None:
-                nn.init.zeros_(head.weight)
-                nn.init.zeros_(head.bias)
+        # The output layers keep torch's random start. Started at zero (as
+        # thinc's Softmax is), they pass no gradient to the BiLSTM until they
+        # have grown, and the tagger ends less accurate (BENCHMARKS.md).
         # torch's N(0, 1) embeddings saturate the LSTM gates at first: on EWT,
         # std 0.1 gave 91.1% dev accuracy after one epoch instead of 87.2%.
         for embed in (self.word_embed, self.char_embed):
