@@ -466,6 +466,24 @@ def test_evaluate_a_gold_corpus_without_tags():
     assert str(error.value) == "the gold corpus has no tagged tokens (2 sentences, no XPOS tags)"
 
 
+def test_evaluate_a_tagger_of_upos_on_gold_without_xpos():
+    """A tagger trained where the treebank has no XPOS (pos_from_tag) tags
+    UPOS: its tags are counted against the gold UPOS."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"model": SMALL_MODEL, "pos_from_tag": True})
+    words = ["the", "dog", "ate"]
+    examples = [Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, tags=["DET", "NOUN", "VERB"]))]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    assert [t.tag_ for t in nlp(Doc(nlp.vocab, words=words))] == ["DET", "NOUN", "VERB"]
+    # Gold UPOS and no XPOS; the second word's gold differs from the tagger's.
+    report = evaluate(nlp, [Doc(nlp.vocab, words=words, pos=["DET", "VERB", "VERB"])])
+    assert (report["tokens"], report["accuracy"]["tag"]) == (3, pytest.approx(2 / 3))
+    with pytest.raises(ValueError, match=r"^the gold corpus has no tagged tokens \(1 sentences, no UPOS tags\)$"):
+        evaluate(nlp, [Doc(nlp.vocab, words=words)])
+
+
 def test_evaluate_lemmas_seen_and_unseen():
     nlp = scripted_pipeline(1.0, lemmas=True)  # lemma: the word lowercased
     docs = gold_docs(nlp.vocab)

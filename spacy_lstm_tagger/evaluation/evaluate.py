@@ -60,8 +60,12 @@ def raw_confidences(nlp: Language) -> Iterator[None]:
         tagger.cfg["tag_temperature"] = temperature
 
 
-def predict(nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 128) -> Predictions:
-    """Run the pipeline on the gold tokens (its own tokenizer is not used)."""
+def predict(
+    nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 128, tags_are_upos: bool = False
+) -> Predictions:
+    """Run the pipeline on the gold tokens (its own tokenizer is not used).
+    tags_are_upos: the tagger's tags are UPOS labels (`pos_from_tag`, a
+    treebank without XPOS), so the gold tags are the gold UPOS."""
     fresh = (
         Doc(nlp.vocab, words=[t.text for t in gold], spaces=[bool(t.whitespace_) for t in gold])
         for gold in gold_docs
@@ -74,7 +78,7 @@ def predict(nlp: Language, gold_docs: Sequence[Doc], batch_size: int = 128) -> P
     return Predictions(
         words=[gold.text for _, gold, _ in tokens],
         sentence=numpy.array([i for i, _, _ in tokens], dtype="int64"),
-        gold_tag=numpy.array([gold.tag_ for _, gold, _ in tokens], dtype=object),
+        gold_tag=numpy.array([gold.pos_ if tags_are_upos else gold.tag_ for _, gold, _ in tokens], dtype=object),
         gold_pos=numpy.array([gold.pos_ for _, gold, _ in tokens], dtype=object),
         tag=numpy.array([token.tag_ for _, _, token in tokens], dtype=object),
         pos=numpy.array([token.pos_ for _, _, token in tokens], dtype=object),
@@ -111,7 +115,8 @@ def evaluate(
     RETURNS (dict): plain numbers, strings, lists and dicts (JSON as it is).
     """
     tagger = find_lstm_tagger(nlp)
-    ours = predict(nlp, gold_docs)
+    tags_are_upos = tagger.pos_from_tag
+    ours = predict(nlp, gold_docs, tags_are_upos=tags_are_upos)
     known = tagger.model.tables.word_index
     seen = numpy.array([word_key(w) in known for w in ours.words], dtype=bool)
     if training_counts is not None:
@@ -120,7 +125,8 @@ def evaluate(
         counts, count_source = Counter(word_key(w) for w in ours.words), "evaluated corpus"
     has_tag = ours.gold_tag != ""
     if not has_tag.any():
-        raise ValueError(f"the gold corpus has no tagged tokens ({len(gold_docs)} sentences, no XPOS tags)")
+        column = "UPOS" if tags_are_upos else "XPOS"
+        raise ValueError(f"the gold corpus has no tagged tokens ({len(gold_docs)} sentences, no {column} tags)")
     right = ours.tag == ours.gold_tag
     report = {
         "tokens": int(has_tag.sum()),
@@ -144,10 +150,10 @@ def evaluate(
     report["calibration"]["temperature"] = temperature
     if temperature != 1.0:
         with raw_confidences(nlp):
-            raw = predict(nlp, gold_docs)
+            raw = predict(nlp, gold_docs, tags_are_upos=tags_are_upos)
         report["calibration"]["before"] = calibration(raw.prob[has_tag], right[has_tag])
     if other is not None:
-        report["compare"] = compare(ours, predict(other, gold_docs), seen)
+        report["compare"] = compare(ours, predict(other, gold_docs, tags_are_upos=tags_are_upos), seen)
     return report
 
 
