@@ -58,6 +58,7 @@ def columns_used(path: Path) -> dict:
     return used
 
 
+# spaCy's components in pipeline order, each with the column it needs.
 COMPONENTS = {"tagger": "xpos", "morphologizer": None, "trainable_lemmatizer": "lemma"}
 
 
@@ -96,10 +97,10 @@ def main() -> None:
         sys.exit(f"{args.treebank}: expected one LANG_NAME-ud-train.conllu(.gz), found {found}")
     prefix, lang = found[0]
     used = columns_used(split_file(args.treebank, prefix, "train"))
-    pipes = (["tagger"] if used["xpos"] else []) + ["morphologizer"]
-    pipes += ["trainable_lemmatizer"] if used["lemma"] else []
     if args.components:
         pipes = chosen_components(args.components, used)
+    else:  # each component whose column the treebank fills
+        pipes = [name for name, column in COMPONENTS.items() if not column or used[column]]
     conllu_dir, corpus_dir = args.output / "conllu", args.output / "corpus"
     conllu_dir.mkdir(parents=True, exist_ok=True)
     corpus_dir.mkdir(parents=True, exist_ok=True)
