@@ -7,7 +7,8 @@ TREEBANK_DIR holds LANG_NAME-ud-{train,dev,test}.conllu(.gz). The corpora are
 converted by `spacy convert` (one sentence per Doc, syntactic words, with tags,
 UPOS, FEATS and lemmas) into OUTPUT/corpus, the config comes from `spacy init
 config -o efficiency` and is written to OUTPUT/config.cfg, and `spacy train`
-runs with gold tokens (`gold_preproc = true`) on one thread into OUTPUT/model-best.
+runs with gold tokens (`gold_preproc = true`) on one thread into
+OUTPUT/training/model-best.
 
 The components are chosen from the data, the same way for every treebank:
 `tagger` where the XPOS column has values, `morphologizer` (UPOS and FEATS)
