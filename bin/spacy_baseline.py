@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 TRAIN_FILE = re.compile(r"(?P<prefix>(?P<lang>[a-z]{2,3})_[A-Za-z0-9]+)-ud-train\.conllu(\.gz)?")
@@ -42,10 +43,11 @@ def split_file(folder: Path, prefix: str, split: str) -> Path:
 
 
 def columns_used(path: Path) -> dict:
-    """Whether any word of the file has an XPOS, FEATS or LEMMA value, and the XPOS tags."""
+    """Whether any word of the file has an XPOS, FEATS or LEMMA value, and how
+    often each XPOS tag occurs."""
     opener = gzip.open if path.name.endswith(".gz") else open
     used = {"xpos": False, "feats": False, "lemma": False}
-    tags = set()
+    tags = Counter()
     with opener(path, "rt", encoding="utf-8") as f:
         for line in f:
             cols = line.rstrip("\n").split("\t")
@@ -54,9 +56,16 @@ def columns_used(path: Path) -> dict:
             used["lemma"] |= cols[2] != "_"
             used["xpos"] |= cols[4] != "_"
             used["feats"] |= cols[5] != "_"
-            tags.add(cols[4])
-    used["tags"] = sorted(tags)
+            tags[cols[4]] += 1
+    used["tags"] = tags
     return used
+
+
+def unseen_share(train_tags: Counter, dev_tags: Counter) -> float:
+    """The share of the dev words whose XPOS tag train never has."""
+    total = sum(n for tag, n in dev_tags.items() if tag != "_")
+    unseen = sum(n for tag, n in dev_tags.items() if tag != "_" and tag not in train_tags)
+    return unseen / total if total else 0.0
 
 
 # spaCy's components in pipeline order, each with the column it needs.
@@ -115,6 +124,7 @@ def main() -> None:
         run(python, "-m", "spacy", "convert", str(plain), str(corpus_dir), "--converter", "conllu", "-n", "1")
 
     import spacy  # after the conversions, which run in their own processes
+    from spacy_lstm_tagger.training.ud import UNSEEN_DEV_TAGS
 
     try:
         spacy.blank(lang)
@@ -136,6 +146,11 @@ def main() -> None:
         while any(tag.startswith(prefix_) for tag in used["tags"]):
             prefix_ = "_" + prefix_
         overrides += ["--components.tagger.neg_prefix", prefix_]
+        dev_tags = columns_used(split_file(args.treebank, prefix, "dev"))["tags"]
+        share = unseen_share(used["tags"], dev_tags)
+        if share > UNSEEN_DEV_TAGS:  # as train --ud does: dev tag accuracy says little
+            print(f"{share:.0%} of the dev XPOS tags never occur in train: model-best is chosen without tag_acc")
+            overrides += ["--training.score_weights.tag_acc", "0.0"]
     if args.max_steps:
         overrides += ["--training.max_steps", str(args.max_steps)]
     os.environ["OMP_NUM_THREADS"] = "1"

@@ -134,11 +134,16 @@ def test_dev_tags_that_train_never_has_are_reported(tmp_path):
         dev = dev.replace(f"\t{tag}\t", f"\t{tag.upper()}\t")
     folder = write_treebank(tmp_path / "qaa", "qaa_tiny", QAA_TRAIN, dev)
     log = []
-    prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=log.append)
+    config_path, _, _ = prepare(find_treebank(folder), CONFIG_DIR / "ud.cfg", tmp_path / "out", log=log.append)
     assert (
         "qaa_tiny: 78% of the dev XPOS tags never occur in train (e.g. D|DEF|PL, "
-        "D|DEF|SG, N|SG|ACC, N|SG|NOM, P|LOC): the dev tag accuracy says little"
+        "D|DEF|SG, N|SG|ACC, N|SG|NOM, P|LOC): the dev tag accuracy says little, "
+        "and model-best is chosen without it"
     ) in log
+    # model-best is chosen by the attributes that dev can score; tag_acc is
+    # still reported.
+    config = Config().from_disk(config_path, interpolate=False)
+    assert config["training"]["score_weights"] == {"tag_acc": 0.0, "pos_acc": 0.5, "lemma_acc": 0.5}
 
 
 def numbered_sentences(n):
