@@ -89,10 +89,10 @@ def test_temperature_tempers_tag_prob_and_keeps_the_tags(toy_pipeline, tmp_path)
             assert token._.tag_top_k[0] == (token.tag_, token._.tag_prob)
 
 
-def write_cfg_with_temperature(pipeline, text):
+def write_cfg_with_temperature(pipeline, text, key="tag_temperature"):
     cfg_file = pipeline / "lstm_tagger" / "cfg"
     cfg = json.loads(cfg_file.read_text())
-    cfg["tag_temperature"] = "TEMPERATURE"
+    cfg[key] = "TEMPERATURE"
     cfg_file.write_text(json.dumps(cfg).replace('"TEMPERATURE"', text))
     return cfg_file
 
@@ -102,16 +102,17 @@ def write_cfg_with_temperature(pipeline, text):
 @pytest.mark.parametrize(
     "text", ["0", "-1.5", '"2"', "true", "null", "1e400", "1e-320", "1e-30", "0.099", "20.01", "1e300"]
 )
-def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text):
+@pytest.mark.parametrize("key", ["tag_temperature", "morph_temperature"])
+def test_a_bad_temperature_is_refused_at_load(toy_pipeline, tmp_path, text, key):
     copy = tmp_path / "pipeline"
     shutil.copytree(toy_pipeline, copy)
-    cfg_file = write_cfg_with_temperature(copy, text)
+    cfg_file = write_cfg_with_temperature(copy, text, key)
     with pytest.raises(ValueError) as info:
         spacy.load(copy)
     value = json.loads(text)
     assert str(info.value) == (
         f"[lstm_tagger] cannot load {cfg_file}: "
-        f"cfg 'tag_temperature' must be a number from 0.1 to 20 (the range a fit gives), got {value!r}"
+        f"cfg {key!r} must be a number from 0.1 to 20 (the range a fit gives), got {value!r}"
     )
 
 

@@ -1,5 +1,6 @@
 """Morphological features and lemmas from the tagger's own network: one pass
 gives tag_, pos_, morph and lemma_."""
+import math
 import os
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from thinc.api import fix_random_seed
 from spacy_lstm_tagger.pipeline.lemma_rules import (
     LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, most_likely, rules_seen,
 )
+from spacy_lstm_tagger.pipeline.calibration import fit_temperature
 from spacy_lstm_tagger.pipeline.component import score_tagger
 from spacy_lstm_tagger.pipeline.model import ModelFileError
 from spacy_lstm_tagger.pipeline.network import BiLSTMTagger, NetworkShape
+from spacy_lstm_tagger.training.temperatures import fit_pipeline_temperatures
 
 from helpers import SMALL_MODEL
 
@@ -394,3 +397,58 @@ def test_per_feature_scores_of_gold_docs_with_a_vocab_of_their_own():
     assert {name: feat["f"] for name, feat in scores["morph_per_feat"].items()} == {
         "Case": 1.0, "Number": 0.0, "Tense": 1.0,
     }
+
+
+def probs_by_hand(row, temperature):
+    """softmax(log(p) / T) of one row of probabilities."""
+    scaled = [math.log(max(p, 1e-45)) / temperature for p in row]
+    exps = [math.exp(s - max(scaled)) for s in scaled]
+    return [e / sum(exps) for e in exps]
+
+
+@pytest.mark.parametrize("morph_mode", ["whole", "per_feature"])
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_morph_prob_is_the_tempered_probability_of_the_predicted_feats(morph_mode, temperature):
+    nlp, _ = trained(morph_mode=morph_mode, updates=15)
+    tagger = nlp.get_pipe("lstm_tagger")
+    tagger.cfg["morph_temperature"] = temperature
+    docs = [Doc(nlp.vocab, words=[w for w, *_ in s]) for s in SENTENCES]
+    probs = numpy.concatenate(tagger.predict(docs)).tolist()
+    # With one head per feature, the FEATS string's probability is the product
+    # of every head's probability of its label.
+    expected = [1.0] * len(probs)
+    for head in tagger.layout.of("morph"):
+        for i, row in enumerate(probs):
+            expected[i] *= max(probs_by_hand(row[head.columns], temperature))
+    got = [t._.morph_prob for doc in nlp.pipe(docs) for t in doc]
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert all(0 < p < 1 for p in got)
+
+
+def test_no_morph_prob_where_the_component_writes_no_features():
+    nlp, _ = trained(annotate=["tag", "pos", "lemma"], updates=5)
+    assert [t._.morph_prob for t in nlp("The dogs barked .")] == [None] * 4
+
+
+def test_training_fits_the_morph_temperature_on_dev():
+    nlp, _ = trained(updates=40)
+    tagger = nlp.get_pipe("lstm_tagger")
+    # Dev swaps two gold values: the model is sure and wrong there, and tempers
+    # morph_prob; its tags are right, and tag_prob gets a temperature of its own.
+    swap = {"Number=Plur": "Number=Sing", "Number=Sing": "Number=Plur"}
+    dev_sentences = [[(w, t, swap.get(f, f), lemma) for w, t, f, lemma in s] for s in SENTENCES]
+    dev = examples_of(nlp, dev_sentences)
+    fit_pipeline_temperatures(nlp, dev)
+    probs = numpy.concatenate(tagger.predict([eg.predicted for eg in dev]))
+    morph = tagger.layout["morph"]
+    index = {label: i for i, label in enumerate(morph.labels)}
+    gold = numpy.array([index[f] for s in dev_sentences for _, _, f, _ in s])
+    fitted = fit_temperature(numpy.log(probs[:, morph.columns]), gold)
+    assert tagger.cfg["morph_temperature"] == pytest.approx(fitted, rel=1e-6)
+    assert tagger.cfg["morph_temperature"] > 1 > tagger.cfg["tag_temperature"]
+
+
+def test_per_feature_heads_keep_morph_prob_untempered():
+    nlp, examples = trained(morph_mode="per_feature", updates=20)
+    fit_pipeline_temperatures(nlp, examples)
+    assert nlp.get_pipe("lstm_tagger").cfg["morph_temperature"] == 1.0

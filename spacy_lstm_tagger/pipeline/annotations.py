@@ -2,7 +2,8 @@
 label is written into its Token attribute, a whole batch at once with
 `Doc.from_array`, and the tag's calibrated probability into `token._.tag_prob`
 (and the top tags into `token._.tag_top_k`). The morph heads' labels make each
-token's FEATS string (`token.morph`); the lemma head's rules, with the lookup,
+token's FEATS string (`token.morph`), and their calibrated probabilities its
+`token._.morph_prob`; the lemma head's rules, with the lookup,
 its lemma (`token.lemma_`, lemma_rules.py).
 """
 from typing import Dict, List, Optional, Sequence, Union
@@ -45,6 +46,7 @@ def write_annotations(
     pos_from_tag: bool = False,
     tag_temperature: float,
     top_k: int,
+    morph_temperature: float = 1.0,
     lemmatizer: Optional[Lemmatizer] = None,
 ) -> None:
     """Write each head's most likely label for every token of `docs`.
@@ -59,6 +61,7 @@ def write_annotations(
     overwrite (bool): replace labels a Doc already has; otherwise a token keeps
         a label it has (its tag_prob is still the model's own prediction's).
     tag_temperature (float): divides the tag scores behind tag_prob (calibration).
+    morph_temperature (float): divides the morph heads' scores behind morph_prob.
     top_k (int): tags kept per token in `token._.tag_top_k`; 0 for none.
     """
     # The best label of the heads that are written, and of the tag (tag_prob
@@ -74,15 +77,17 @@ def write_annotations(
     if pos_from_tag:
         upos = numpy.array([UPOS_IDS[tag] for tag in layout["tag"].labels], dtype="uint64")
         columns["pos"] = upos[best["tag"]]
+    morph_probs = None
     if "morph" in heads and layout.of("morph"):
         columns["morph"] = morph_values(layout, best, vocab)
+        morph_probs = feats_probs(scores, layout, best, morph_temperature)
     if "lemma" in heads and "lemma" in layout:
         columns["lemma"] = lemma_values(docs, scores, layout, best, vocab.strings, lemmatizer)
     tags = layout["tag"]
     # Calibrated probabilities (calibration.py), once for the batch; the
     # predicted tag stays the most likely one.
     tag_log_probs = scale(log_probs_of(scores.probs("tag")), tag_temperature)
-    set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k)
+    set_confidences(docs, tag_log_probs, best["tag"], tags.labels, top_k, morph_probs)
     if columns:
         values = numpy.stack(list(columns.values()), axis=1)
         write_columns(docs, [ATTR_IDS[name] for name in columns], values, overwrite)
@@ -112,6 +117,20 @@ def morph_values(layout: OutputLayout, best: Dict[str, numpy.ndarray], vocab: Vo
     labels = {h.name: [h.labels[i] for i in combos[:, k]] for k, h in enumerate(heads)}
     hashes = [vocab.morphology.add(feats) for feats in predicted_feats(labels, len(combos))]
     return numpy.array(hashes, dtype="uint64")[rows.reshape(-1)]
+
+
+def feats_probs(
+    scores: TokenScores, layout: OutputLayout, best: Dict[str, numpy.ndarray], temperature: float
+) -> numpy.ndarray:
+    """Each token's probability of its predicted FEATS string: the morph
+    head's probability of its best label, or with one head per feature the
+    product of theirs (the heads predict independently); every head's scores
+    divided by `temperature`."""
+    probs = numpy.ones(len(best["tag"]), dtype="float64")
+    for head in layout.of("morph"):
+        log_probs = scale(log_probs_of(scores.probs(head.name)), temperature)
+        probs *= numpy.exp(log_probs[numpy.arange(len(probs)), best[head.name]])
+    return probs
 
 
 def lemma_values(

@@ -81,7 +81,10 @@ def make_tagger_scorer() -> Callable:
 
 @Language.factory(
     "lstm_tagger",
-    assigns=["token.tag", "token.pos", "token.morph", "token.lemma", "token._.tag_prob", "token._.tag_top_k"],
+    assigns=[
+        "token.tag", "token.pos", "token.morph", "token.lemma",
+        "token._.tag_prob", "token._.tag_top_k", "token._.morph_prob",
+    ],
     default_config={
         "model": DEFAULT_MODEL,
         "overwrite": False,
@@ -344,7 +347,8 @@ class LSTMTagger(TrainablePipe):
         write_annotations(
             docs, scores, self.layout, self.vocab, heads=self.heads, pos_from_tag=self.pos_from_tag,
             overwrite=self.overwrite,
-            tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k, lemmatizer=self.lemmatizer,
+            tag_temperature=self.cfg["tag_temperature"], top_k=self.top_k,
+            morph_temperature=self.cfg["morph_temperature"], lemmatizer=self.lemmatizer,
         )
 
     def update(

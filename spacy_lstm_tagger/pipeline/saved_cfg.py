@@ -14,7 +14,8 @@ from .calibration import temperature_problem
 from .layout import label_problem
 
 # The entries, with their defaults. tag_temperature divides the scores behind
-# tag_prob/tag_top_k; the train command fits it on dev. morph_labels are the
+# tag_prob/tag_top_k, morph_temperature those behind morph_prob; the train
+# command fits them on dev. morph_labels are the
 # whole FEATS strings of the "whole" morph head, morph_features the values of
 # each per-feature head (morphology.py); lemma_rules are the lemma head's
 # labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix] and
@@ -24,6 +25,7 @@ SAVED_CFG = {
     "labels": [],
     "pos_labels": [],
     "tag_temperature": 1.0,
+    "morph_temperature": 1.0,
     "morph_labels": [],
     "morph_features": {},
     "lemma_rules": [],
@@ -54,9 +56,10 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
     bad_pos = [label for label in cfg.get("pos_labels", []) if label not in UPOS_IDS]
     if bad_pos:
         raise ValueError(f"cfg 'pos_labels' has non-UPOS labels {bad_pos}")
-    problem = temperature_problem(cfg.get("tag_temperature", SAVED_CFG["tag_temperature"]))
-    if problem:
-        raise ValueError(f"cfg 'tag_temperature' {problem}")
+    for key in ("tag_temperature", "morph_temperature"):
+        problem = temperature_problem(cfg.get(key, SAVED_CFG[key]))
+        if problem:
+            raise ValueError(f"cfg {key!r} {problem}")
     checked_whole_labels(cfg.get("morph_labels", []), "cfg 'morph_labels'")
     checked_feature_labels(cfg.get("morph_features", {}), "cfg 'morph_features'")
     if cfg.get("morph_labels") and cfg.get("morph_features"):
