@@ -181,6 +181,8 @@ def test_an_actor_adds_features_and_lemmas_where_the_pipeline_writes_them(morph_
     batch = TagBatch(str(morph_pipeline), "text", None)({"text": texts})
     assert [list(row) for row in batch["morph"]] == MORPH_FEATS
     assert [list(row) for row in batch["lemmas"]] == MORPH_LEMMAS
+    docs = list(spacy.load(morph_pipeline).pipe(MORPH_TEXTS))
+    assert [list(row) for row in batch["morph_probs"]] == [[t._.morph_prob for t in doc] for doc in docs]
     batch = TagBatch(str(toy_pipeline), "text", None)({"text": numpy.array(TOY_TEXTS, dtype=object)})
     assert sorted(batch) == ["pos", "probs", "tags", "text", "tokens"]
     # Records as `tag` writes them: JSONL tokens with "morph" and "lemma".

@@ -733,9 +733,9 @@ def test_jsonl_tokens_carry_the_features_and_lemmas_of_the_pipeline(morph_pipeli
     records = read_jsonl(tmp_path / "out.jsonl")
     for record, sentence in zip(records, MORPH_SENTENCES, strict=True):
         for token, (word, tag, feats, lemma) in zip(record["tokens"], sentence, strict=True):
-            assert list(token) == ["text", "tag", "pos", "morph", "lemma", "prob"]
-            assert token["prob"] > 0.5
-            del token["prob"]
+            assert list(token) == ["text", "tag", "pos", "morph", "lemma", "prob", "morph_prob"]
+            assert token["prob"] > 0.5 and token["morph_prob"] > 0.5
+            del token["prob"], token["morph_prob"]
             assert token == {
                 "text": word, "tag": tag, "pos": tag, "morph": "" if feats == "_" else feats, "lemma": lemma
             }

@@ -39,6 +39,8 @@ def tagged_doc():
     for token, prob in zip(doc, [0.98761, 0.5, float("nan"), None, None, 1.0]):
         token._.tag_prob = prob
     doc[0]._.tag_top_k = [("UH", 0.98761), ("NN", float("inf"))]
+    doc[1]._.morph_prob = 0.73456
+    doc[2]._.morph_prob = float("nan")
     return doc
 
 
@@ -49,8 +51,8 @@ def test_conllu_sentences_by_hand():
         "# text = Hello wörld!\n"
         "# id = d1\n"
         "1\tHello\thello\tINTJ\tUH\t_\t_\t_\t_\tTagProb=0.9876\n"
-        "2\twörld\twör ld\tNOUN\tNN\tNumber=Sing\t_\t_\t_\tSpaceAfter=No|TagProb=0.5000\n"
-        # followed by a space token: no SpaceAfter=No; a NaN probability is left out
+        "2\twörld\twör ld\tNOUN\tNN\tNumber=Sing\t_\t_\t_\tSpaceAfter=No|TagProb=0.5000|MorphProb=0.7346\n"
+        # followed by a space token: no SpaceAfter=No; NaN probabilities are left out
         "3\t!\t!\tPUNCT\t.\t_\t_\t_\t_\t_\n"
         "\n"
         "# sent_id = 7-2\n"
@@ -127,13 +129,15 @@ def test_doc_to_record_by_hand():
     assert record["id"] == "d1" and record["meta"] == {"a": 1}
     assert record["tokens"][:3] == [
         {"text": "Hello", "tag": "UH", "pos": "INTJ", "morph": "", "lemma": "hello", "prob": 0.9876,
-         "top_k": [["UH", 0.9876], ["NN", None]]},
+         "top_k": [["UH", 0.9876], ["NN", None]], "morph_prob": None},
         {"text": "wörld", "tag": "NN", "pos": "NOUN", "morph": "Number=Sing", "lemma": "wör\tld",
-         "prob": 0.5},
-        {"text": "!", "tag": ".", "pos": "PUNCT", "morph": "", "lemma": "!", "prob": None},
+         "prob": 0.5, "morph_prob": 0.7346},
+        {"text": "!", "tag": ".", "pos": "PUNCT", "morph": "", "lemma": "!", "prob": None, "morph_prob": None},
     ]
-    assert record["tokens"][5] == {"text": ".", "tag": "", "pos": "", "morph": "", "lemma": "", "prob": 1.0}
-    assert [list(t) for t in record["tokens"]][1] == ["text", "tag", "pos", "morph", "lemma", "prob"]
+    assert record["tokens"][5] == {
+        "text": ".", "tag": "", "pos": "", "morph": "", "lemma": "", "prob": 1.0, "morph_prob": None,
+    }
+    assert [list(t) for t in record["tokens"]][1] == ["text", "tag", "pos", "morph", "lemma", "prob", "morph_prob"]
     plain = doc_to_record(doc, 4)
     assert list(plain) == ["line", "text", "tokens"]
     assert plain["tokens"][1] == {"text": "wörld", "tag": "NN", "pos": "NOUN", "prob": 0.5}

@@ -36,7 +36,7 @@ except ImportError:
     ) from None
 
 from ..data.pipelines import load_pipeline
-from ..pipeline.confidence import TAG_PROB
+from ..pipeline.confidence import MORPH_PROB, TAG_PROB
 from ..types import PathLike
 from .errors import BadLineError, Problem, TagIOError
 from .local import INPUT_FORMATS, check_input_is_kept, check_options, check_paths, format_of, warn_above_progress
@@ -71,7 +71,8 @@ def tag_dataset(
     RETURNS (ray.data.Dataset): the input's columns and, per row, lists of the
         tokens' "tokens" (texts), "tags", "pos" (UPOS, "" if not predicted) and
         "probs" (each tag's probability); with a pipeline that writes them (as
-        `tag`'s JSONL fields), "morph" (FEATS strings) and "lemmas" ("" for none).
+        `tag`'s JSONL fields), "morph" (FEATS strings) with "morph_probs" (their
+        probabilities), and "lemmas" ("" for none).
     """
     return _map_tagger(dataset, model, text_column, None, workers, batch_size)
 
@@ -137,6 +138,8 @@ def token_columns(docs: Iterator, fields: Sequence[str] = ()) -> Dict[str, numpy
         for name, field in extra.items():
             columns[name].append([token_value(token, field) for token in doc])
         columns["probs"].append([token._.get(TAG_PROB) for token in doc])
+        if "morph" in fields:
+            columns.setdefault("morph_probs", []).append([token._.get(MORPH_PROB) for token in doc])
     return {name: _object_array(values) for name, values in columns.items()}
 
 

@@ -8,7 +8,7 @@ from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-from ..pipeline.confidence import TAG_PROB, TAG_TOP_K
+from ..pipeline.confidence import MORPH_PROB, TAG_PROB, TAG_TOP_K
 
 OUTPUT_FORMATS = ("jsonl", "conllu")
 # The token attributes beyond tag and UPOS that an output record may hold, in
@@ -47,8 +47,9 @@ def doc_to_record(
     """The JSONL record of a tagged Doc: the input line number, the text, the
     input record's other `fields` (an "id", metadata...), and each token's
     text, tag, UPOS (or ""), the `extra` fields of EXTRA_FIELDS ("morph": the
-    FEATS string, "lemma"; "" for none) and the tag's probability (and top
-    tags, if asked for). A probability that is not finite becomes null."""
+    FEATS string, "lemma"; "" for none), the tag's probability (and top
+    tags, if asked for) and, with "morph", the FEATS string's ("morph_prob").
+    A probability that is missing or not finite is null."""
     tokens = []
     for token in doc:
         entry: Dict[str, object] = {"text": token.text, "tag": token.tag_, "pos": token.pos_}
@@ -58,6 +59,8 @@ def doc_to_record(
         top_k = token._.get(TAG_TOP_K)
         if top_k is not None:
             entry["top_k"] = [[tag, finite_or_none(p)] for tag, p in top_k]
+        if "morph" in extra:
+            entry["morph_prob"] = finite_or_none(token._.get(MORPH_PROB))
         tokens.append(entry)
     return {"line": line_number, "text": doc.text, **(fields or {}), "tokens": tokens}
 
@@ -101,8 +104,9 @@ def column_value(value: str) -> str:
 
 def conllu_sentences(doc: Doc, line_number: int, fields: Optional[Dict[str, object]] = None) -> str:
     """One CoNLL-U sentence per sentence of the Doc (the whole Doc if nothing
-    set sentences), with LEMMA, XPOS, UPOS, FEATS and the tag's probability in
-    MISC (`TagProb=`); "_" for a value that no component set. Whitespace
+    set sentences), with LEMMA, XPOS, UPOS, FEATS and the probabilities of
+    the tag and the FEATS in MISC (`TagProb=`, `MorphProb=`); "_" for a value
+    that no component set. Whitespace
     tokens are left out, as in UD. The input record's other fields are
     comments of the first sentence (`field_comments`)."""
     sents = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
@@ -124,6 +128,9 @@ def conllu_sentences(doc: Doc, line_number: int, fields: Optional[Dict[str, obje
             prob = finite_or_none(token._.get(TAG_PROB))
             if prob is not None:
                 misc.append(f"TagProb={prob:.4f}")
+            morph_prob = finite_or_none(token._.get(MORPH_PROB))
+            if morph_prob is not None:
+                misc.append(f"MorphProb={morph_prob:.4f}")
             lemma, feats = column_value(token.lemma_), column_value(str(token.morph))
             columns = [str(i), token.text, lemma, token.pos_ or "_", token.tag_ or "_", feats]
             columns += ["_", "_", "_", "|".join(misc) or "_"]
