@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc
@@ -17,7 +18,8 @@ from thinc.api import fix_random_seed
 from spacy_lstm_tagger.evaluation import figures
 from spacy_lstm_tagger.evaluation.evaluate import evaluate
 from spacy_lstm_tagger.pipeline.component import score_tagger
-from spacy_lstm_tagger.evaluation.report import Markup, table
+from spacy_lstm_tagger.evaluation.report import Markup, table, text_summary
+from spacy_lstm_tagger.pipeline.calibration import reliability
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.treebank import ewt_file
 from spacy_lstm_tagger.data.corpus import read_docs, write_docbin
@@ -602,6 +604,38 @@ def test_features_and_lemmas_of_an_lstm_tagger_that_writes_them(tmp_path):
     assert report["morph"]["tokens"] == report["lemma"]["tokens"] == 13
     assert report["morph"]["errors"] == report["lemma"]["errors"] == []
     assert report["not_evaluated"] == {}
+
+
+def test_morph_prob_calibration_with_and_without_its_temperature(tmp_path):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lstm_tagger", config={"annotate": ["tag", "morph"], "model": SMALL_MODEL})
+    gold_docs = read_docs(write_full_conllu(tmp_path / "gold.conllu", MORPH_GOLD), nlp.vocab)
+    examples = [Example(Doc(nlp.vocab, words=[t.text for t in doc]), doc) for doc in gold_docs]
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.01
+    for _ in range(10):  # far from overfit: some FEATS wrong, probabilities below 1
+        nlp.update(examples, sgd=optimizer)
+    tagger = nlp.get_pipe("lstm_tagger")
+
+    def ece_by_hand():
+        tagged = nlp.pipe(Doc(nlp.vocab, words=[t.text for t in doc]) for doc in gold_docs)
+        pairs = [(t._.morph_prob, str(t.morph) == str(g.morph)) for doc, gold in zip(tagged, gold_docs)
+                 for t, g in zip(doc, gold)]
+        return reliability(numpy.array([p for p, _ in pairs]), numpy.array([r for _, r in pairs]))["ece"]
+
+    raw = ece_by_hand()
+    tagger.cfg["morph_temperature"] = 2.0
+    tempered = ece_by_hand()
+    report = evaluate(nlp, gold_docs)
+    calibrated = report["morph"]["calibration"]
+    assert report["morph"]["accuracy"] < 1 and tempered != raw
+    assert (calibrated["tokens"], calibrated["temperature"]) == (13, 2.0)
+    assert calibrated["ece"] == pytest.approx(tempered) and calibrated["before"]["ece"] == pytest.approx(raw)
+    assert tagger.cfg["morph_temperature"] == 2.0  # put back after the pass without it
+    assert f"  calibration of morph_prob: ECE {tempered:.4f} with temperature 2.000 (without: {raw:.4f})" in (
+        text_summary(report).splitlines()
+    )
 
 
 @pytest.mark.parametrize("pipeline, gold_has, reasons", [

@@ -54,6 +54,7 @@ def predictions(words, gold_tag, tag, sentence=None, gold_pos=None, pos=None, pr
         morph=strings(*(morph or blank)),
         gold_lemma=strings(*(gold_lemma or blank)),
         lemma=strings(*(lemma or blank)),
+        morph_prob=numpy.full(n, numpy.nan),
     )
 
 

@@ -19,6 +19,7 @@ from spacy.tokens import Doc
 
 from ..pipeline.calibration import kept_curve, reliability
 from ..pipeline.component import find_lstm_tagger
+from ..pipeline.confidence import MORPH_PROB
 from ..pipeline.featurize import word_key
 from .morph_lemma import EMPTY, lemma_figures, morph_figures, not_evaluated
 
@@ -46,18 +47,22 @@ class Predictions:
     morph: numpy.ndarray
     gold_lemma: numpy.ndarray  # "" where none
     lemma: numpy.ndarray
+    morph_prob: numpy.ndarray  # token._.morph_prob; nan where not set
+
+
+TEMPERATURES = ("tag_temperature", "morph_temperature")
 
 
 @contextlib.contextmanager
 def raw_confidences(nlp: Language) -> Iterator[None]:
-    """Within: the tagger's probabilities without its temperature."""
+    """Within: the tagger's probabilities without its temperatures."""
     tagger = find_lstm_tagger(nlp)
-    temperature = tagger.cfg["tag_temperature"]
-    tagger.cfg["tag_temperature"] = 1.0
+    temperatures = {key: tagger.cfg[key] for key in TEMPERATURES}
+    tagger.cfg.update({key: 1.0 for key in TEMPERATURES})
     try:
         yield
     finally:
-        tagger.cfg["tag_temperature"] = temperature
+        tagger.cfg.update(temperatures)
 
 
 def predict(
@@ -91,6 +96,10 @@ def predict(
         morph=numpy.array([feats_of(token) for _, _, token in tokens], dtype=object),
         gold_lemma=numpy.array([gold.lemma_ for _, gold, _ in tokens], dtype=object),
         lemma=numpy.array([token.lemma_ for _, _, token in tokens], dtype=object),
+        morph_prob=numpy.array(
+            [numpy.nan if token._.get(MORPH_PROB) is None else token._.get(MORPH_PROB) for _, _, token in tokens],
+            dtype="float64",
+        ),
     )
 
 
@@ -148,10 +157,17 @@ def evaluate(
     }
     temperature = tagger.cfg["tag_temperature"]
     report["calibration"]["temperature"] = temperature
-    if temperature != 1.0:
+    morph = report["morph"]
+    if morph is not None:
+        morph["calibration"] = {**morph_calibration(ours), "temperature": tagger.cfg["morph_temperature"]}
+    tempered_morph = morph is not None and tagger.cfg["morph_temperature"] != 1.0
+    if temperature != 1.0 or tempered_morph:
         with raw_confidences(nlp):
             raw = predict(nlp, gold_docs, tags_are_upos=tags_are_upos)
-        report["calibration"]["before"] = calibration(raw.prob[has_tag], right[has_tag])
+        if temperature != 1.0:
+            report["calibration"]["before"] = calibration(raw.prob[has_tag], right[has_tag])
+        if tempered_morph:
+            morph["calibration"]["before"] = morph_calibration(raw)
     if other is not None:
         report["compare"] = compare(ours, predict(other, gold_docs, tags_are_upos=tags_are_upos), seen)
     return report
@@ -288,6 +304,13 @@ def calibration(probs: numpy.ndarray, right: numpy.ndarray) -> Dict:
         **reliability(probs, right),
         "kept": kept_curve(probs, right, KEPT_SHARES),
     }
+
+
+def morph_calibration(pred: Predictions) -> Dict:
+    """`calibration` of morph_prob on the tokens with gold FEATS: right when
+    the whole FEATS string is."""
+    has_gold = pred.gold_morph != ""
+    return calibration(pred.morph_prob[has_gold], (pred.morph == pred.gold_morph)[has_gold])
 
 
 def frequent_errors(pred: Predictions, gold_docs: Sequence[Doc], n: int = N_ERRORS) -> List[Dict]:

@@ -162,6 +162,12 @@ def morph_lines(m: Optional[Dict]) -> List[str]:
             f"  {row['feature']:<14} {row['accuracy']:>6.3f} {row['precision']:>6.3f} "
             f"{row['recall']:>6.3f} {row['f1']:>6.3f} {row['support']:>8,} {row['errors']:>7,}"
         )
+    cal = m.get("calibration")
+    if cal and cal["ece"] is not None:
+        line = f"  calibration of morph_prob: ECE {cal['ece']:.4f}"
+        if cal.get("before"):
+            line += f" with temperature {cal['temperature']:.3f} (without: {cal['before']['ece']:.4f})"
+        lines.append(line)
     if m["value_errors"]:
         lines.append("  most confused values (feature: gold > predicted): " + ", ".join(
             f"{e['feature']}: {e['gold']}>{e['predicted']} {e['count']}" for e in m["value_errors"][:8]
