@@ -16,6 +16,7 @@ from spacy_lstm_tagger.pipeline.calibration import (
     reliability,
     scale,
     temperature_problem,
+    tempered_best,
 )
 
 from helpers import TOY_LABELS, TOY_TEXTS
@@ -193,6 +194,17 @@ def test_scale_is_the_softmax_of_the_scores_divided_by_the_temperature(temperatu
     log_softmax = [math.log(p) for p in softmax_by_hand(logits, 1.0)]
     scaled = scale(numpy.array([log_softmax]), temperature)
     numpy.testing.assert_allclose(numpy.exp(scaled[0]), softmax_by_hand(logits, temperature), rtol=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.3, 4.0])
+def test_tempered_best_is_the_tempered_softmax_at_one_column(temperature):
+    rng = numpy.random.default_rng(2)
+    probs = numpy.exp(log_softmax_by_hand(rng.normal(scale=3.0, size=(50, 7)))).astype("float32")
+    probs[0, 3] = 0.0  # an underflowed probability
+    best = rng.integers(0, 7, size=50)  # any column, not only the largest
+    expected = [softmax_by_hand([math.log(max(p, 1e-45)) for p in row], temperature)[b]
+                for row, b in zip(probs.tolist(), best)]
+    numpy.testing.assert_allclose(tempered_best(probs, best, temperature), expected, rtol=1e-5)
 
 
 def test_tag_prob_with_a_temperature_is_the_tempered_softmax(toy_pipeline):

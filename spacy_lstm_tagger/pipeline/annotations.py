@@ -15,7 +15,7 @@ from spacy.strings import StringStore
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from .calibration import log_probs_of, scale
+from .calibration import log_probs_of, scale, tempered_best
 from .confidence import set_confidences
 from .layout import OutputLayout, family
 from .lemma_rules import Lemmatizer
@@ -128,8 +128,7 @@ def feats_probs(
     divided by `temperature`."""
     probs = numpy.ones(len(best["tag"]), dtype="float64")
     for head in layout.of("morph"):
-        log_probs = scale(log_probs_of(scores.probs(head.name)), temperature)
-        probs *= numpy.exp(log_probs[numpy.arange(len(probs)), best[head.name]])
+        probs *= tempered_best(scores.probs(head.name), best[head.name], temperature)
     return probs
 
 

@@ -88,6 +88,19 @@ def scale(log_probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
     return scaled - (top + numpy.log(numpy.exp(scaled - top).sum(axis=1, keepdims=True)))
 
 
+def tempered_best(probs: numpy.ndarray, best: numpy.ndarray, temperature: float) -> numpy.ndarray:
+    """The probability of column `best` of each row of `probs` once the scores
+    behind them are divided by `temperature`: p_best^(1/T) / sum_j p_j^(1/T),
+    the same value as exp(scale(log(probs), T)) there, without building the
+    whole tempered table (one pass over it where `scale` makes six)."""
+    rows = numpy.arange(len(probs))
+    if temperature == 1.0:
+        return probs[rows, best].astype("float64")
+    relative = numpy.divide(probs, probs[rows, best][:, None])
+    numpy.power(relative, 1.0 / temperature, out=relative)
+    return 1.0 / relative.sum(axis=1, dtype="float64")
+
+
 def fit_temperature(log_probs: numpy.ndarray, gold: numpy.ndarray) -> float:
     """The temperature that minimises the mean negative log-likelihood of the
     gold columns `gold` (one per row of `log_probs`). The loss is convex in 1/T,
