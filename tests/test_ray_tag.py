@@ -23,7 +23,9 @@ pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'
 import ray  # noqa: E402
 
 from spacy_lstm_tagger.cli import run as main  # noqa: E402
-from spacy_lstm_tagger.tagging.ray_engine import MANIFEST, TagBatch, tag_dataset, tag_shards  # noqa: E402
+from spacy_lstm_tagger.tagging.ray_engine import (  # noqa: E402
+    MANIFEST, TagBatch, tag_dataset, tag_shards, token_columns,
+)
 from spacy_lstm_tagger.tagging.local import BadLineError, TagIOError, tag_file  # noqa: E402
 
 from helpers import ROOT, TOY_TEXTS  # noqa: E402
@@ -174,6 +176,12 @@ def test_an_actor_frees_the_strings_of_every_batch(toy_pipeline):
         assert (record["line"], record["tokens"][0]["text"]) == (8, f"Word{r}x7")
         assert list(batch["words"]) == [4] * len(texts)
     assert len(actor.nlp.vocab.strings) == strings
+
+
+def test_an_empty_batch_has_every_column_of_a_full_one():
+    columns = token_columns(iter([]), ("morph", "lemma"))
+    assert sorted(columns) == ["lemmas", "morph", "morph_probs", "pos", "probs", "tags", "tokens"]
+    assert all(len(column) == 0 for column in columns.values())
 
 
 def test_an_actor_adds_features_and_lemmas_where_the_pipeline_writes_them(morph_pipeline, toy_pipeline):

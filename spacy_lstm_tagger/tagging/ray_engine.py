@@ -131,6 +131,8 @@ def token_columns(docs: Iterator, fields: Sequence[str] = ()) -> Dict[str, numpy
     `fields` (writing.EXTRA_FIELDS) that the pipeline writes."""
     extra = {FIELD_COLUMNS[field]: field for field in fields}
     columns: Dict[str, list] = {"tokens": [], "tags": [], "pos": [], **{name: [] for name in extra}, "probs": []}
+    if "morph" in fields:
+        columns["morph_probs"] = []
     for doc in docs:
         columns["tokens"].append([token.text for token in doc])
         columns["tags"].append([token.tag_ for token in doc])
@@ -139,7 +141,7 @@ def token_columns(docs: Iterator, fields: Sequence[str] = ()) -> Dict[str, numpy
             columns[name].append([token_value(token, field) for token in doc])
         columns["probs"].append([token._.get(TAG_PROB) for token in doc])
         if "morph" in fields:
-            columns.setdefault("morph_probs", []).append([token._.get(MORPH_PROB) for token in doc])
+            columns["morph_probs"].append([token._.get(MORPH_PROB) for token in doc])
     return {name: _object_array(values) for name, values in columns.items()}
 
 
