@@ -96,10 +96,8 @@ def predict(
         morph=numpy.array([feats_of(token) for _, _, token in tokens], dtype=object),
         gold_lemma=numpy.array([gold.lemma_ for _, gold, _ in tokens], dtype=object),
         lemma=numpy.array([token.lemma_ for _, _, token in tokens], dtype=object),
-        morph_prob=numpy.array(
-            [numpy.nan if token._.get(MORPH_PROB) is None else token._.get(MORPH_PROB) for _, _, token in tokens],
-            dtype="float64",
-        ),
+        # A float64 array reads None (no morph_prob) as NaN.
+        morph_prob=numpy.array([token._.get(MORPH_PROB) for _, _, token in tokens], dtype="float64"),
     )
 
 
