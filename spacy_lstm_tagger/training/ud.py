@@ -8,9 +8,10 @@ treebank has real XPOS, else UPOS), the batch size and learning-rate schedule
 from its size.
 """
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 import spacy
 from spacy import util
@@ -194,16 +195,24 @@ def _unseen_tags(train_docs: List[Doc], dev_docs: List[Doc]) -> Optional[str]:
     """A warning when many dev XPOS tags never occur in train (Vietnamese VTB's
     dev split spells its tags differently): dev tag accuracy then means little."""
     seen = {t.tag_ for doc in train_docs for t in doc}
-    dev_tags = [t.tag_ for doc in dev_docs for t in doc if t.tag_]
-    unseen = [tag for tag in dev_tags if tag not in seen]
-    if len(unseen) <= UNSEEN_DEV_TAGS * len(dev_tags):
+    dev_tags = Counter(t.tag_ for doc in dev_docs for t in doc if t.tag_)
+    share = unseen_tag_share(seen, dev_tags)
+    if share <= UNSEEN_DEV_TAGS:
         return None
-    examples = ", ".join(sorted(set(unseen))[:5])
+    examples = ", ".join(sorted(tag for tag in dev_tags if tag not in seen)[:5])
     return (
-        f"{len(unseen) / len(dev_tags):.0%} of the dev XPOS tags never occur in train "
+        f"{share:.0%} of the dev XPOS tags never occur in train "
         f"(e.g. {examples}): the dev tag accuracy says little, and model-best is "
         "chosen without it"
     )
+
+
+def unseen_tag_share(train_tags: Collection[str], dev_tags: Counter) -> float:
+    """The share of the dev words, counted by tag in `dev_tags`, whose tag is
+    not among `train_tags`."""
+    total = sum(dev_tags.values())
+    unseen = sum(n for tag, n in dev_tags.items() if tag not in train_tags)
+    return unseen / total if total else 0.0
 
 
 def _derive_batches(training: dict, train_docs: List[Doc], epochs: Optional[int]) -> None:
