@@ -18,7 +18,8 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
-    LemmaRule, Lemmatizer, apply_rule, build_lookup, checked_rules, make_rule, most_likely, rules_seen,
+    LemmaRule, Lemmatizer, apply_rule, build_lexicon, build_lookup, checked_rules, make_rule, most_likely,
+    rules_seen,
 )
 from spacy_lstm_tagger.pipeline.calibration import fit_temperature
 from spacy_lstm_tagger.pipeline.component import score_tagger
@@ -222,11 +223,62 @@ def test_unapplicable_rules():
 def test_lemmatizer_falls_back_to_next_rule_then_to_the_form():
     rules = [LemmaRule("lower", "", "", "was", "be"), LemmaRule("lower", "", "", "s", "")]
     lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}})
-    assert lemmatizer.lemma("dogs", "NOUN", [0, 1]) == "dog"  # rule 0 cannot apply
-    assert lemmatizer.lemma("was", "AUX", [0, 1]) == "be"
-    assert lemmatizer.lemma("cat", "NOUN", [0, 1]) == "cat"  # none applies: the form
-    assert lemmatizer.lemma("mice", "NOUN", [1]) == "mouse"  # the lookup decides
-    assert lemmatizer.lemma("mice", "VERB", [1]) == "mice"  # not for another tag
+    rule_0_first = numpy.array([0.7, 0.3])
+    assert lemmatizer.lemma("dogs", "NOUN", rule_0_first) == "dog"  # rule 0 cannot apply
+    assert lemmatizer.lemma("was", "AUX", rule_0_first) == "be"
+    assert lemmatizer.lemma("cat", "NOUN", rule_0_first) == "cat"  # none applies: the form
+    assert lemmatizer.lemma("mice", "NOUN", numpy.array([0.0, 1.0])) == "mouse"  # the lookup decides
+    assert lemmatizer.lemma("mice", "VERB", numpy.array([0.0, 1.0])) == "mice"  # not for another tag
+
+
+# Rules for -ing forms: strip "ing" (0), strip "ing" and add "e" (1), the form
+# itself (2).
+ING_RULES = [LemmaRule("lower", "", "", "ing", ""), LemmaRule("lower", "", "", "ing", "e"),
+             LemmaRule("form", "", "", "", "")]
+
+
+def test_a_rule_that_makes_a_known_lemma_wins_over_one_that_does_not():
+    lemmatizer = Lemmatizer(ING_RULES, {}, build_lexicon(["pledge", "walk"]))
+    assert lemmatizer.lemma("pledging", "VERB", numpy.array([0.9, 0.09, 0.01])) == "pledge"
+    assert lemmatizer.lemma("PLEDGING", "VERB", numpy.array([0.9, 0.09, 0.01])) == "pledge"
+    # The winner may strip nothing: "News" is no plural of "new" here.
+    news = Lemmatizer([LemmaRule("lower", "", "", "s", ""), LemmaRule("lower", "", "", "", "")], {},
+                      build_lexicon(["news"]))
+    assert news.lemma("News", "NOUN", numpy.array([0.8, 0.2])) == "news"
+    # Where the best rule's lemma is known, or neither is, the best rule.
+    assert lemmatizer.lemma("walking", "VERB", numpy.array([0.9, 0.09, 0.01])) == "walk"
+    assert lemmatizer.lemma("hoping", "VERB", numpy.array([0.9, 0.09, 0.01])) == "hop"
+    # Below the share of the best rule's probability, the best rule.
+    assert lemmatizer.lemma("pledging", "VERB", numpy.array([0.991, 0.009, 0.0])) == "pledg"
+    # Case is the rules' business: "Kim" is known though only "kim" was seen.
+    cased = Lemmatizer([LemmaRule("form", "", "", "", ""), LemmaRule("lower", "", "", "", "")], {},
+                       build_lexicon(["kim"]))
+    assert cased.lemma("Kim", "PROPN", numpy.array([0.9, 0.1])) == "Kim"
+    # A share of 0 turns the preference off.
+    off = Lemmatizer(ING_RULES, {}, build_lexicon(["pledge"]), known_share=0.0)
+    assert off.lemma("pledging", "VERB", numpy.array([0.9, 0.09, 0.01])) == "pledg"
+
+
+def test_lemma_ids_prefer_known_lemmas_per_row_and_cache_only_known_ones():
+    lemmatizer = Lemmatizer(ING_RULES, {}, build_lexicon(["pledge", "walk"]))
+    strings = StringStore()
+    forms = ["pledging", "pledging", "walking", "pledging"]
+    scores = numpy.array([
+        [0.9, 0.09, 0.01],  # "pledg" is unknown, "pledge" has a tenth of its probability
+        [0.995, 0.004, 0.001],  # "pledge" has less than a hundredth: "pledg"
+        [0.9, 0.09, 0.01],  # "walk" is known
+        [0.9, 0.09, 0.01],  # as the first row: never row two's answer from a cache
+    ])
+    for _ in range(2):  # the second time from the caches
+        ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], ["VERB"] * 4, lambda rows: scores[rows], strings)
+        assert [strings[i] for i in ids] == ["pledge", "pledg", "walk", "pledge"]
+
+
+def test_lexicon_is_the_lowercased_lemmas_of_the_examples():
+    nlp, _ = trained(updates=1)
+    lemmas = {lemma.lower() for sentence in SENTENCES for *_, lemma in sentence}
+    assert nlp.get_pipe("lstm_tagger").cfg["lemma_lexicon"] == sorted(lemmas)
+    assert build_lexicon(["Kim", "kim", "Pledge", ""]) == ["kim", "pledge"]
 
 
 def test_lemma_ids_take_the_best_rule_that_applies_per_row():
@@ -337,6 +389,8 @@ def replace_entry(index, value):
     ("lemma_rules", replace_entry(1, ["shout", "", "", "", ""]), "'lemma_rules' entry 1 has casing 'shout'"),
     ("lemma_rules", replace_entry(2, ["lower", "", "\x00", "", ""]), "'lemma_rules' entry 2 has control characters"),
     ("lemma_lookup", replace_entry("NOUN", {"dogs": 3}), "'lemma_lookup' entry 'NOUN' / 'dogs' is not a non-empty"),
+    ("lemma_lexicon", replace_entry(0, "Dog"), "'lemma_lexicon' entry 0 is not a non-empty lowercase string"),
+    ("lemma_lexicon", replace_entry(1, ""), "'lemma_lexicon' entry 1 is not a non-empty lowercase string"),
     ("morph_labels", replace_entry(0, "Case"), "'morph_labels' entry 0 is not a normalised FEATS string"),
     ("morph_labels", lambda labels: labels.append(labels[1]), "'morph_labels' has repeated labels"),
 ])

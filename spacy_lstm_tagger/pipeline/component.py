@@ -24,7 +24,7 @@ from .confidence import register_extensions
 from .gold import aligned, gold_labels, labels_seen
 from .heads import ANNOTATABLE, annotate_problems, head_labels, lemma_tables, morph_tables
 from .layout import OutputLayout, label_problem
-from .lemma_rules import Lemmatizer, checked_rules
+from .lemma_rules import KNOWN_SHARE, Lemmatizer, checked_rules
 from .loss import tagger_loss
 from .model import ModelFileError, TaggerModel, encode_docs
 from .saved_cfg import SAVED_CFG, checked_cfg
@@ -91,6 +91,7 @@ def make_tagger_scorer() -> Callable:
         "annotate": ["tag"],
         "morph_mode": "whole",
         "lemma_min_count": 2,
+        "known_lemma_share": KNOWN_SHARE,
         "predict_pos": False,
         "pos_from_tag": False,
         "top_k": 0,
@@ -111,6 +112,7 @@ def make_lstm_tagger(
     annotate: List[str],
     morph_mode: str,
     lemma_min_count: int,
+    known_lemma_share: float,
     predict_pos: bool,
     pos_from_tag: bool,
     top_k: int,
@@ -134,6 +136,10 @@ def make_lstm_tagger(
     lemma_min_count (int): times a lemma rule must occur in the training
         examples to be a label of the lemma head (as spaCy's `min_tree_freq`);
         rarer rules cost output columns and are seldom predicted right.
+    known_lemma_share (float): where the most likely lemma rule makes a word
+        that is no lemma of the training data, a rule that makes one wins if
+        its probability is at least this share of the best rule's; 0 turns
+        the preference off.
     predict_pos (bool): also predict UPOS into `token.pos_` (as "pos" in annotate).
     pos_from_tag (bool): the tags are UPOS labels (a treebank without XPOS):
         write each token's tag into `token.pos_` too, with no head of its own
@@ -151,7 +157,8 @@ def make_lstm_tagger(
     """
     return LSTMTagger(
         nlp.vocab, model, name, overwrite=overwrite, annotate=annotate, morph_mode=morph_mode,
-        lemma_min_count=lemma_min_count, predict_pos=predict_pos, pos_from_tag=pos_from_tag, top_k=top_k,
+        lemma_min_count=lemma_min_count, known_lemma_share=known_lemma_share,
+        predict_pos=predict_pos, pos_from_tag=pos_from_tag, top_k=top_k,
         label_smoothing=label_smoothing, teacher_weight=teacher_weight,
         neg_prefix=neg_prefix, scorer=scorer,
     )
@@ -171,6 +178,7 @@ class LSTMTagger(TrainablePipe):
         annotate: Sequence[str] = ("tag",),
         morph_mode: str = "whole",
         lemma_min_count: int = 2,
+        known_lemma_share: float = KNOWN_SHARE,
         predict_pos: bool = False,
         pos_from_tag: bool = False,
         top_k: int = 0,
@@ -185,6 +193,7 @@ class LSTMTagger(TrainablePipe):
         if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
             problems.append(f"top_k must be a whole number >= 0, got {top_k!r}")
         problems.extend(whole_number_problems("lemma_min_count", lemma_min_count))
+        problems.extend(rate_problems("known_lemma_share", known_lemma_share))
         problems.extend(rate_problems("label_smoothing", label_smoothing))
         problems.extend(rate_problems("teacher_weight", teacher_weight))
         if not isinstance(neg_prefix, str):
@@ -206,6 +215,7 @@ class LSTMTagger(TrainablePipe):
         self.annotate = tuple(annotate)
         self.morph_mode = morph_mode
         self.lemma_min_count = lemma_min_count
+        self.known_lemma_share = known_lemma_share
         self.predict_pos = predict_pos
         self.pos_from_tag = pos_from_tag
         self.lemmatizer = Lemmatizer([], {})
@@ -606,7 +616,9 @@ class LSTMTagger(TrainablePipe):
         self.cfg = cfg
         self.model = model
         self._layout = OutputLayout(head_labels(cfg))
-        self.lemmatizer = Lemmatizer(checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"])
+        self.lemmatizer = Lemmatizer(
+            checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], self.known_lemma_share
+        )
         for label in self.labels:
             self.vocab.strings.add(label)
 

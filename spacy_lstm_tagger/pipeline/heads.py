@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Sequence
 
 from spacy.training import Example
 
-from .lemma_rules import build_lookup, checked_rules, has_control_chars, rules_seen
+from .lemma_rules import build_lexicon, build_lookup, checked_rules, has_control_chars, rules_seen
 from .morphology import FEATURE_HEAD, MORPH_MODES, feature_labels, has_features, whole_labels
 
 # The attributes the component can write, in the order of their heads.
@@ -68,7 +68,8 @@ def lemma_tables(
 ) -> Dict[str, Any]:
     """The cfg's "lemma_rules" (from `given`, or the rules of the examples'
     form -> lemma pairs seen `min_count` times or more, at least the most
-    frequent one) and "lemma_lookup" (from the examples); {} if not `wanted`."""
+    frequent one), "lemma_lookup" and "lemma_lexicon" (from the examples); {}
+    if not `wanted`."""
     if not wanted:
         return {}
     tokens = [
@@ -85,4 +86,5 @@ def lemma_tables(
             "remove 'lemma' from annotate, or give examples with lemmas"
         )
     lookup = build_lookup(((t.text, t.tag_, t.lemma_) for t in tokens if t.tag_), LOOKUP_MIN_COUNT)
-    return {"lemma_rules": rules, "lemma_lookup": lookup}
+    lexicon = build_lexicon(t.lemma_ for t in tokens)
+    return {"lemma_rules": rules, "lemma_lookup": lookup, "lemma_lexicon": lexicon}

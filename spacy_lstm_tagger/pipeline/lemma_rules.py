@@ -11,6 +11,12 @@ strips) gives None, never a made-up string; `Lemmatizer` then takes the next
 most likely rule, and the form itself where no rule applies. Where the training
 data gives a (form, tag) pair one lemma, always and at least `min_count` times,
 the lookup decides.
+
+Where the most likely rule makes a word that is no lemma of the training data
+(whatever its case), a less likely rule that makes one wins, if it has at least
+`known_share` of the best rule's probability: a rule that strips "ing" from
+"pledging" makes "pledg", the rule that puts back an "e" makes "pledge". Case
+is left to the rules: "Kim" stays "Kim" though only "kim" was seen.
 """
 import json
 import unicodedata
@@ -26,7 +32,10 @@ CASINGS = ("lower", "title", "upper", "form")
 # Cached (form, rule) results; the cache is emptied when it grows past this.
 CACHE_SIZE = 200_000
 # Rules tried per token, most likely first, before the form is its own lemma.
-RULES_TRIED = 8
+RULES_TRIED = 32
+# The share of the best rule's probability that a rule making a known lemma
+# needs to win over it (dev lemma accuracy, BENCHMARKS.md).
+KNOWN_SHARE = 0.01
 
 
 class LemmaRule(NamedTuple):
@@ -132,6 +141,12 @@ def build_lookup(triples: Iterable[Tuple[str, str, str]], min_count: int = 2) ->
     return dict(lookup)
 
 
+def build_lexicon(lemmas: Iterable[str]) -> List[str]:
+    """The distinct lemmas, lowercased and sorted: what the rules' lemmas are
+    checked against."""
+    return sorted({lemma.lower() for lemma in lemmas if lemma})
+
+
 def checked_rules(entries: Any, where: str = "lemma_rules") -> List[LemmaRule]:
     """The rules of a saved list of [casing, strip_prefix, add_prefix,
     strip_suffix, add_suffix] entries; ValueError naming the entry otherwise."""
@@ -172,6 +187,18 @@ def checked_lookup(lookup: Any, where: str = "lemma_lookup") -> Dict[str, Dict[s
     return lookup
 
 
+def checked_lexicon(lemmas: Any, where: str = "lemma_lexicon") -> List[str]:
+    """A saved list of lowercased lemmas, or ValueError naming the entry."""
+    if not isinstance(lemmas, list):
+        raise ValueError(f"{where} is not a list: {lemmas!r:.200}")
+    for i, lemma in enumerate(lemmas):
+        if not (isinstance(lemma, str) and lemma) or lemma != lemma.lower() or has_control_chars(lemma):
+            raise ValueError(
+                f"{where} entry {i} is not a non-empty lowercase string without control characters: {lemma!r:.100}"
+            )
+    return lemmas
+
+
 def most_likely(probs: numpy.ndarray, n: int) -> numpy.ndarray:
     """The indices of the `n` largest of `probs`, largest first, ties in index
     order (a stable sort's first `n`) without sorting the whole row."""
@@ -188,28 +215,102 @@ def has_control_chars(text: str) -> bool:
 
 class Lemmatizer:
     """Chooses each token's lemma: the lookup where it has the (form, tag),
-    else the most likely rule that applies, else the form."""
+    else the most likely rule that applies (one that makes a lemma of
+    `lexicon` where its probability is `known_share` of that rule's or more),
+    else the form. An empty lexicon or a known_share of 0 prefers nothing."""
 
-    def __init__(self, rules: Sequence[LemmaRule], lookup: Dict[str, Dict[str, str]]):
+    def __init__(
+        self,
+        rules: Sequence[LemmaRule],
+        lookup: Dict[str, Dict[str, str]],
+        lexicon: Iterable[str] = (),
+        known_share: float = KNOWN_SHARE,
+    ):
         self.rules = tuple(rules)
         self.lookup = lookup
+        self.lexicon = frozenset(lexicon) if known_share else frozenset()
+        self.known_share = known_share
+        # The last character each rule strips (-1: none): a rule cannot apply
+        # to a form that ends otherwise, which numpy can tell for many at once.
+        self._strip_ends = numpy.array(
+            [ord(rule.strip_suffix[-1]) if rule.strip_suffix else -1 for rule in self.rules], dtype="int64"
+        )
         self._cache: Dict[Tuple[str, int], Optional[str]] = {}
         # (orth, tag) -> the lookup's lemma hash (0: none), and (orth, best
-        # rule) -> the lemma hash where the rule applies; dict reads and writes
-        # are atomic, so threads that share the component may fill them together.
+        # rule) -> the lemma hash where the rule applies and its lemma is
+        # known; dict reads and writes are atomic, so threads that share the
+        # component may fill them together.
         self._known: Dict[Tuple[int, str], int] = {}
         self._ids: Dict[Tuple[int, int], int] = {}
+        # (orth, best rule) -> its lemma where the lexicon does not have it,
+        # and (form, rule) -> the rule's lemma where the lexicon has it ("":
+        # it has not, or the rule cannot apply).
+        self._unknown: Dict[Tuple[int, int], str] = {}
+        self._known_lemmas: Dict[Tuple[str, int], str] = {}
 
-    def lemma(self, form: str, tag: str, ranked: Sequence[int]) -> str:
-        """ranked: rule indices, most likely first."""
+    def lemma(self, form: str, tag: str, probs: numpy.ndarray) -> str:
+        """probs: the probability of each rule for this token."""
         known = self.lookup.get(tag, {}).get(form)
         if known is not None:
             return known
-        for index in ranked:
-            lemma = self._applied(form, int(index))
+        index, lemma = self._best_applying(form, probs)
+        if lemma is None or self._is_known(lemma):
+            return lemma or form
+        return self._known_alternatives([form], probs[None, :], [index])[0] or lemma
+
+    def _best_applying(self, form: str, probs: numpy.ndarray) -> Tuple[int, Optional[str]]:
+        """(rule, lemma) of the most likely of the RULES_TRIED most likely
+        rules that applies to `form`; (-1, None) where none does."""
+        for index in most_likely(probs, RULES_TRIED).tolist():
+            lemma = self._applied(form, index)
             if lemma is not None:
-                return lemma
-        return form
+                return index, lemma
+        return -1, None
+
+    def _is_known(self, lemma: str) -> bool:
+        """Whether no other rule need be looked at for this lemma."""
+        return not self.lexicon or lemma.lower() in self.lexicon
+
+    def _known_alternatives(
+        self, forms: Sequence[str], probs: numpy.ndarray, best: Sequence[int]
+    ) -> List[Optional[str]]:
+        """For each form, whose most likely rule that applies, best[i], makes
+        a lemma not in the lexicon: the known lemma of the most likely of the
+        other rules with at least known_share of that rule's probability (of
+        the RULES_TRIED most likely that may apply), or None where none makes
+        one. probs: one row per form. One pass over all the forms' candidate
+        rules, most likely first: numpy calls per form cost more than the
+        rules."""
+        rows = numpy.arange(len(forms))
+        best = numpy.asarray(best, dtype="int64")
+        candidates = probs >= (probs[rows, best] * self.known_share)[:, None]
+        candidates[rows, best] = False
+        row_of, rule_of = numpy.nonzero(candidates)
+        # Only rules that strip nothing or the form's last character (as
+        # written or lowercased) can apply.
+        ends = numpy.array(
+            [[ord(form[-1]), ord(form.lower()[-1])] if form else [-2, -2] for form in forms], dtype="int64"
+        ).reshape(-1, 2)
+        strip_end = self._strip_ends[rule_of]
+        may_apply = (strip_end == -1) | (strip_end == ends[row_of, 0]) | (strip_end == ends[row_of, 1])
+        row_of, rule_of = row_of[may_apply], rule_of[may_apply]
+        order = numpy.lexsort((rule_of, -probs[row_of, rule_of], row_of))  # by row, most likely first
+        row_of, rule_of = row_of[order], rule_of[order]
+        starts = numpy.searchsorted(row_of, rows)
+        rank = numpy.arange(len(row_of)) - starts[row_of]
+        found: List[Optional[str]] = [None] * len(forms)
+        known_lemmas = self._known_lemmas
+        for row, rule in zip(row_of[rank < RULES_TRIED].tolist(), rule_of[rank < RULES_TRIED].tolist()):
+            if found[row] is None:
+                key = (forms[row], rule)
+                lemma = known_lemmas.get(key)
+                if lemma is None:
+                    lemma = apply_rule(self.rules[rule], forms[row]) or ""
+                    lemma = known_lemmas[key] = lemma if lemma.lower() in self.lexicon else ""
+                    self._limit(known_lemmas)
+                if lemma:
+                    found[row] = lemma
+        return found
 
     def lemma_ids(
         self,
@@ -221,9 +322,9 @@ class Lemmatizer:
         """The lemma hash of each token from its form's hash and its predicted
         tag: the lookup's where it has them; else, from the rule probabilities
         of those tokens alone (`rule_probs(rows)`: one row per token asked
-        for), `lemma` of the RULES_TRIED most likely rules. Only the best rule
-        is looked at unless it cannot apply; results are cached per (form,
-        tag) and per (form, rule)."""
+        for), `lemma`'s. Only the best rule is looked at unless it cannot
+        apply or makes an unknown lemma; results are cached per (form, tag)
+        and per (form, rule)."""
         known = self._known
         ids = [known.get(key, -1) for key in zip(orths, tags)]  # one dict read per token
         for row in [row for row, value in enumerate(ids) if value == -1]:
@@ -232,19 +333,36 @@ class Lemmatizer:
         if not rows:
             return ids
         probs = rule_probs(numpy.array(rows, dtype="int64"))
+        unknown: List[Tuple[int, int, int, str]] = []  # (k, row, best rule, its lemma)
         for k, (row, rule) in enumerate(zip(rows, probs.argmax(axis=1).tolist())):
             key = (orths[row], rule)
             value = self._ids.get(key)
-            if value is None:
+            if value is not None:
+                ids[row] = value
+                continue
+            lemma = self._unknown.get(key)
+            if lemma is None:
                 form = strings[orths[row]]
                 lemma = self._applied(form, rule)
-                if lemma is not None:
-                    value = self._ids[key] = strings.add(lemma)
+                if lemma is not None and self._is_known(lemma):
+                    ids[row] = self._ids[key] = strings.add(lemma)
                     self._limit(self._ids)
+                    continue
+                if lemma is not None:
+                    self._unknown[key] = lemma
+                    self._limit(self._unknown)
                 else:  # the best rule cannot apply: the next ones, for this row alone
-                    ranked = most_likely(probs[k], RULES_TRIED)
-                    value = strings.add(self.lemma(form, tags[row], ranked))
-            ids[row] = value
+                    rule, lemma = self._best_applying(form, probs[k])
+                    if lemma is None or self._is_known(lemma):
+                        ids[row] = strings.add(lemma or form)
+                        continue
+            unknown.append((k, row, rule, lemma))  # decided below, all such rows at once
+        if unknown:
+            ks, unknown_rows, best, lemmas = zip(*unknown)
+            forms = [strings[orths[row]] for row in unknown_rows]
+            others = self._known_alternatives(forms, probs[list(ks)], best)
+            for row, lemma, other in zip(unknown_rows, lemmas, others):
+                ids[row] = strings.add(other or lemma)
         return ids
 
     def _known_id(self, orth: int, tag: str, strings: "StringStore") -> int:

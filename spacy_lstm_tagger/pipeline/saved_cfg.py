@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 from spacy.parts_of_speech import IDS as UPOS_IDS
 
-from .lemma_rules import checked_lookup, checked_rules
+from .lemma_rules import checked_lexicon, checked_lookup, checked_rules
 from .morphology import checked_feature_labels, checked_whole_labels
 from .calibration import temperature_problem
 from .layout import label_problem
@@ -19,8 +19,9 @@ from .layout import label_problem
 # whole FEATS strings of the "whole" morph head, morph_features the values of
 # each per-feature head (morphology.py); lemma_rules are the lemma head's
 # labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix] and
-# lemma_lookup {tag: {form: lemma}} (lemma_rules.py). Files from before these
-# entries existed have none of them: no such heads.
+# lemma_lookup {tag: {form: lemma}}, lemma_lexicon the training data's lemmas,
+# lowercased (lemma_rules.py). Files from before these entries existed have
+# none of them: no such heads (no lexicon: no rule is preferred for its lemma).
 SAVED_CFG = {
     "labels": [],
     "pos_labels": [],
@@ -30,6 +31,7 @@ SAVED_CFG = {
     "morph_features": {},
     "lemma_rules": [],
     "lemma_lookup": {},
+    "lemma_lexicon": [],
 }
 
 
@@ -66,5 +68,6 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
         raise ValueError("cfg has both 'morph_labels' and 'morph_features': one morph mode only")
     checked_rules(cfg.get("lemma_rules", []), "cfg 'lemma_rules'")
     checked_lookup(cfg.get("lemma_lookup", {}), "cfg 'lemma_lookup'")
+    checked_lexicon(cfg.get("lemma_lexicon", []), "cfg 'lemma_lexicon'")
     # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
     return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
