@@ -18,7 +18,7 @@ from thinc.api import fix_random_seed
 from spacy_lstm_tagger.evaluation import figures
 from spacy_lstm_tagger.evaluation.evaluate import evaluate
 from spacy_lstm_tagger.pipeline.component import score_tagger
-from spacy_lstm_tagger.evaluation.report import Markup, table, text_summary
+from spacy_lstm_tagger.evaluation.report import Markup, html_report, table, text_summary
 from spacy_lstm_tagger.pipeline.calibration import reliability
 from spacy_lstm_tagger.cli import run as main
 from spacy_lstm_tagger.data.treebank import ewt_file
@@ -636,6 +636,13 @@ def test_morph_prob_calibration_with_and_without_its_temperature(tmp_path):
     assert f"  calibration of morph_prob: ECE {tempered:.4f} with temperature 2.000 (without: {raw:.4f})" in (
         text_summary(report).splitlines()
     )
+    page = html_report(report)
+    section = page[page.index('<h2 id="morph-calibration">Calibration of token._.morph_prob</h2>'):]
+    assert f"<b>{tempered:.4f}</b> with the temperature 2.000 fitted on dev in training; without it {raw:.4f}" in (
+        section
+    )
+    if figures.available():
+        assert embedded_pngs(section)["reliability diagram"]
 
 
 @pytest.mark.parametrize("pipeline, gold_has, reasons", [

@@ -85,20 +85,23 @@ def confusion(tags: List[str], matrix: List[List[int]]) -> bytes:
     return _png(fig)
 
 
-def reliability(bins: List[Dict], before: Optional[List[Dict]] = None, temperature: float = 1.0) -> bytes:
-    """Accuracy against confidence per bin, with the diagonal of a perfectly
-    calibrated tagger; `before`: the bins without temperature scaling."""
+def reliability(
+    bins: List[Dict], before: Optional[List[Dict]] = None, temperature: float = 1.0, attribute: str = "tag_prob"
+) -> bytes:
+    """Accuracy against confidence (token._.`attribute`) per bin, with the
+    diagonal of a perfectly calibrated tagger; `before`: the bins without
+    temperature scaling."""
     fig, ax = _figure((4.2, 4))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     curves = [(before, OTHER, "before temperature scaling")] if before else []
-    curves.append((bins, OURS, f"temperature {temperature:.2f}" if before else "tag_prob"))
+    curves.append((bins, OURS, f"temperature {temperature:.2f}" if before else attribute))
     total = sum(b["tokens"] for b in bins)
     for points, color, label in curves:
         x, y = [b["confidence"] for b in points], [b["accuracy"] for b in points]
         ax.plot(x, y, color=color, label=label)
         # A dot's area grows with its bin's tokens: a bin of a few tokens says little.
         ax.scatter(x, y, s=[8 + 300 * b["tokens"] / total for b in points], color=color, clip_on=False)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (tag_prob)", ylabel="accuracy",
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"confidence ({attribute})", ylabel="accuracy",
            title="reliability")
     ax.legend(loc="upper left", fontsize=8)
     return _png(fig)

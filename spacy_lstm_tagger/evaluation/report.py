@@ -280,6 +280,8 @@ def html_report(r: Dict, training_png: Optional[bytes] = None) -> str:
               calibration_section(r["calibration"]), errors_section(r)]
     if r.get("morph"):
         parts.append(morph_section(r["morph"]))
+        if r["morph"].get("calibration"):
+            parts.append(calibration_section(r["morph"]["calibration"], "morph_prob", "morph-calibration"))
     if r.get("lemma"):
         parts.append(lemma_section(r["lemma"]))
     if r.get("not_evaluated"):
@@ -341,10 +343,12 @@ def confusion_section(r: Dict) -> str:
     )
 
 
-def calibration_section(cal: Dict) -> str:
-    heading = '<h2 id="calibration">Calibration of token._.tag_prob</h2>'
+def calibration_section(cal: Dict, attribute: str = "tag_prob", anchor: str = "calibration") -> str:
+    """The calibration of token._.`attribute`: ECE, reliability diagram and
+    what setting aside the least confident tokens leaves."""
+    heading = f'<h2 id="{anchor}">Calibration of token._.{attribute}</h2>'
     if cal["ece"] is None:
-        return heading + "<p>The pipeline sets no tag_prob.</p>"
+        return heading + f"<p>The pipeline sets no {attribute}.</p>"
     before = cal.get("before")
     ece = (f"Expected calibration error (ECE, {len(cal['bins'])} non-empty bins of width 0.1): "
            f"<b>{cal['ece']:.4f}</b>")
@@ -354,12 +358,12 @@ def calibration_section(cal: Dict) -> str:
     kept = {p["share"]: p for p in cal["kept"]}
     return (
         f"{heading}<p>{ece}. Dot sizes show the tokens in a bin. Setting aside the tokens "
-        "below a tag_prob threshold (to route them to review) leaves these:</p>"
+        f"below a {attribute} threshold (to route them to review) leaves these:</p>"
         '<div class="figures">'
         + figure(figures.reliability, "reliability diagram", cal["bins"],
-                 before["bins"] if before else None, cal["temperature"])
+                 before["bins"] if before else None, cal["temperature"], attribute)
         + figure(figures.kept, "accuracy against the share of tokens kept", cal["kept"])
-        + table(["tokens kept", "tag_prob threshold", "accuracy of the kept"],
+        + table(["tokens kept", f"{attribute} threshold", "accuracy of the kept"],
                 [[f"{s:.0%}", f"{kept[s]['threshold']:.3f}", f"{kept[s]['accuracy']:.4f}"]
                  for s in TEXT_SHARES])
         + "</div>"
