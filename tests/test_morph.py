@@ -2,6 +2,7 @@
 gives tag_, pos_, morph and lemma_."""
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy
@@ -272,6 +273,27 @@ def test_lemma_ids_prefer_known_lemmas_per_row_and_cache_only_known_ones():
     for _ in range(2):  # the second time from the caches
         ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], ["VERB"] * 4, lambda rows: scores[rows], strings)
         assert [strings[i] for i in ids] == ["pledge", "pledg", "walk", "pledge"]
+
+
+def test_threads_sharing_a_pipeline_get_the_single_thread_lemmas():
+    """The lemma caches filled by threads at once, unknown lemmas included."""
+    nlp, _ = trained(updates=20)
+    tagger = nlp.get_pipe("lstm_tagger")
+    words = ["The", "dogs", "were", "chasing", "zebras", "and", "Cats", "walked", "sleepily", "."]
+    sentences = [" ".join(words[i % 6 : i % 6 + 2 + i % 4]) for i in range(40)]
+
+    def tag_all(_=None):
+        return [[(t.lemma_, str(t.morph), t._.morph_prob) for t in doc] for doc in nlp.pipe(sentences, batch_size=4)]
+
+    expected = tag_all()
+    cfg = tagger.cfg
+    tagger.lemmatizer = Lemmatizer(
+        checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], tagger.known_lemma_share
+    )  # empty caches, for the threads to fill together
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(tag_all, range(16)))
+    assert all(result == expected for result in results)
+    assert tagger.lemmatizer._unknown  # some best rules made unknown lemmas
 
 
 def test_lexicon_is_the_lowercased_lemmas_of_the_examples():
