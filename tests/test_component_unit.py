@@ -53,7 +53,7 @@ def plain(nlp, row, **attrs):
 def test_factory_passes_every_setting_and_defaults_agree():
     settings = {
         "overwrite": True, "annotate": ["tag", "lemma"], "morph_mode": "per_feature", "lemma_min_count": 3,
-        "predict_pos": True, "pos_from_tag": False, "top_k": 2, "label_smoothing": 0.1,
+        "known_lemma_share": 0.05, "predict_pos": True, "pos_from_tag": False, "top_k": 2, "label_smoothing": 0.1,
         "teacher_weight": 0.25, "neg_prefix": "~",
     }
     _, component = tagger(name="mine", **settings)
@@ -67,6 +67,7 @@ def test_factory_passes_every_setting_and_defaults_agree():
     assert {key: getattr(direct, key) for key in keys} == {key: getattr(from_factory, key) for key in keys}
     assert direct.annotate == ("tag",) and direct.overwrite is False and direct.top_k == 0
     assert direct.lemma_min_count == 2 and direct.neg_prefix == "!" and direct.teacher_weight == 0.5
+    assert direct.known_lemma_share == 0.01
     assert direct.scorer is from_factory.scorer
     assert direct.cfg == from_factory.cfg and direct.cfg is not from_factory.cfg
     assert make_lstm_tagger.__name__ == "make_lstm_tagger"
@@ -77,12 +78,13 @@ def test_bad_settings_are_refused_all_at_once():
     with pytest.raises(ValueError) as error:
         LSTMTagger(
             nlp.vocab, good.model, "t", annotate=["tag", "bogus"], morph_mode="x", top_k=-1, lemma_min_count=0,
-            label_smoothing=1.0, teacher_weight=-0.5, neg_prefix=3, predict_pos=True, pos_from_tag=True,
+            known_lemma_share=float("nan"), label_smoothing=1.0, teacher_weight=-0.5, neg_prefix=3, predict_pos=True, pos_from_tag=True,
         )
     assert str(error.value) == (
         "[t] invalid settings: annotate=['tag', 'bogus'] is not a list of distinct attributes of tag, pos, "
         "morph, lemma; morph_mode='x' is not one of whole, per_feature; top_k must be a whole number >= 0, "
-        "got -1; lemma_min_count=0 is not >= 1; label_smoothing=1.0 is not a rate from 0 up to 1; "
+        "got -1; lemma_min_count=0 is not >= 1; known_lemma_share=nan is not a rate from 0 up to 1; "
+        "label_smoothing=1.0 is not a rate from 0 up to 1; "
         "teacher_weight=-0.5 is not a rate from 0 up to 1; neg_prefix=3 is not a string; pos_from_tag "
         "writes token.pos_ from the tags: it cannot go with a UPOS head (predict_pos, or 'pos' in annotate)"
     )
@@ -97,7 +99,8 @@ def test_bad_settings_are_refused_all_at_once():
         LSTMTagger(nlp.vocab, Linear(2, 2), "t")
     assert str(error.value) == "[t] the model must be a spacy_lstm_tagger.LSTMTagger.v1"
     # the edges that are allowed
-    LSTMTagger(nlp.vocab, good.model, top_k=0, lemma_min_count=1, label_smoothing=0.0, neg_prefix="")
+    LSTMTagger(nlp.vocab, good.model, top_k=0, lemma_min_count=1, known_lemma_share=0.0, label_smoothing=0.0,
+               neg_prefix="")
     LSTMTagger(nlp.vocab, good.model, pos_from_tag=True)
 
 
