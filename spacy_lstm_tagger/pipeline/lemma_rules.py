@@ -21,12 +21,10 @@ is left to the rules: "Kim" stays "Kim" though only "kim" was seen.
 import json
 import unicodedata
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
-
-if TYPE_CHECKING:
-    from spacy.strings import StringStore
+from spacy.strings import StringStore
 
 CASINGS = ("lower", "title", "upper", "form")
 # Cached (form, rule) results; the cache is emptied when it grows past this.
@@ -242,21 +240,15 @@ class Lemmatizer:
         # component may fill them together.
         self._known: Dict[Tuple[int, str], int] = {}
         self._ids: Dict[Tuple[int, int], int] = {}
-        # (orth, best rule) -> its lemma where the lexicon does not have it,
-        # and (form, rule) -> the rule's lemma where the lexicon has it ("":
-        # it has not, or the rule cannot apply).
+        # (orth, best rule) -> its lemma where the lexicon does not have it.
         self._unknown: Dict[Tuple[int, int], str] = {}
-        self._known_lemmas: Dict[Tuple[str, int], str] = {}
 
     def lemma(self, form: str, tag: str, probs: numpy.ndarray) -> str:
-        """probs: the probability of each rule for this token."""
-        known = self.lookup.get(tag, {}).get(form)
-        if known is not None:
-            return known
-        index, lemma = self._best_applying(form, probs)
-        if lemma is None or self._is_known(lemma):
-            return lemma or form
-        return self._known_alternatives([form], probs[None, :], [index])[0] or lemma
+        """One token's lemma, as `lemma_ids` gives it; probs: the probability
+        of each rule for this token."""
+        strings = StringStore()
+        ids = self.lemma_ids([strings.add(form)], [tag], lambda rows: probs[None, :][rows], strings)
+        return strings[ids[0]]
 
     def _best_applying(self, form: str, probs: numpy.ndarray) -> Tuple[int, Optional[str]]:
         """(rule, lemma) of the most likely of the RULES_TRIED most likely
@@ -299,16 +291,10 @@ class Lemmatizer:
         starts = numpy.searchsorted(row_of, rows)
         rank = numpy.arange(len(row_of)) - starts[row_of]
         found: List[Optional[str]] = [None] * len(forms)
-        known_lemmas = self._known_lemmas
         for row, rule in zip(row_of[rank < RULES_TRIED].tolist(), rule_of[rank < RULES_TRIED].tolist()):
             if found[row] is None:
-                key = (forms[row], rule)
-                lemma = known_lemmas.get(key)
-                if lemma is None:
-                    lemma = apply_rule(self.rules[rule], forms[row]) or ""
-                    lemma = known_lemmas[key] = lemma if lemma.lower() in self.lexicon else ""
-                    self._limit(known_lemmas)
-                if lemma:
+                lemma = self._applied(forms[row], rule)
+                if lemma is not None and lemma.lower() in self.lexicon:
                     found[row] = lemma
         return found
 
@@ -317,7 +303,7 @@ class Lemmatizer:
         orths: Sequence[int],
         tags: Sequence[str],
         rule_probs: Callable[[numpy.ndarray], numpy.ndarray],
-        strings: "StringStore",
+        strings: StringStore,
     ) -> List[int]:
         """The lemma hash of each token from its form's hash and its predicted
         tag: the lookup's where it has them; else, from the rule probabilities
@@ -365,7 +351,7 @@ class Lemmatizer:
                 ids[row] = strings.add(other or lemma)
         return ids
 
-    def _known_id(self, orth: int, tag: str, strings: "StringStore") -> int:
+    def _known_id(self, orth: int, tag: str, strings: StringStore) -> int:
         """The hash of the lookup's lemma for (form, tag), 0 if it has none;
         remembered for the next batches."""
         lemma = self.lookup.get(tag, {}).get(strings[orth])
