@@ -96,6 +96,10 @@ def test_overfits_features_and_lemmas_and_keeps_them_saved(tmp_path, morph_mode)
     assert (scores["morph_acc"], scores["lemma_acc"], scores["tag_acc"], scores["pos_acc"]) == (1, 1, 1, 1)
     nlp.to_disk(tmp_path / "nlp")
     assert analyses(spacy.load(tmp_path / "nlp")) == expected()
+    # Every lemma of these sentences is in the table of pairs seen once; with
+    # it off, the lemma layer's rules alone must give them.
+    rules_alone = spacy.load(tmp_path / "nlp", config={"components": {"lstm_tagger": {"known_lemma_share": 0}}})
+    assert analyses(rules_alone) == expected()
     again = spacy.blank("en")
     again.add_pipe("lstm_tagger", config={"annotate": ALL, "morph_mode": morph_mode, "model": FAST})
     again.from_bytes(nlp.to_bytes())
@@ -288,12 +292,70 @@ def test_threads_sharing_a_pipeline_get_the_single_thread_lemmas():
     expected = tag_all()
     cfg = tagger.cfg
     tagger.lemmatizer = Lemmatizer(
-        checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], tagger.known_lemma_share
+        checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], tagger.known_lemma_share,
+        cfg["lemma_seen_once"],
     )  # empty caches, for the threads to fill together
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(tag_all, range(16)))
     assert all(result == expected for result in results)
     assert tagger.lemmatizer._unknown  # some best rules made unknown lemmas
+    assert any(tagger.lemmatizer._once.values())  # and pairs seen once were looked up
+
+
+# Rules: the lowercased form (0), the form as written (1), strip "s" (2).
+NAME_RULES = [LemmaRule("lower", "", "", "", ""), LemmaRule("form", "", "", "", ""), LemmaRule("lower", "", "", "s", "")]
+SEEN_ONCE = {"PROPN": {"Hùng": "Hùng"}, "NOUN": {"geese": "goose"}}
+
+
+def test_a_lemma_seen_once_wins_where_its_rule_is_likely_or_missing():
+    lemmatizer = Lemmatizer(NAME_RULES, {}, seen_once=SEEN_ONCE)
+    # Its rule (the form as written) has under a hundredth of the best's: the rules.
+    assert lemmatizer.lemma("Hùng", "PROPN", numpy.array([0.995, 0.004, 0.001])) == "hùng"
+    # A tenth of the best's: the lemma seen once.
+    assert lemmatizer.lemma("Hùng", "PROPN", numpy.array([0.9, 0.09, 0.01])) == "Hùng"
+    # No rule makes "goose" of "geese": the lemma seen once, however sure the rules are.
+    assert lemmatizer.lemma("geese", "NOUN", numpy.array([0.0, 0.001, 0.999])) == "goose"
+    # Only for the tag it was seen with ("s" cannot be stripped: the next rule).
+    assert lemmatizer.lemma("geese", "VERB", numpy.array([0.0, 0.001, 0.999])) == "geese"
+    # A share of 0 turns it off.
+    off = Lemmatizer(NAME_RULES, {}, known_share=0.0, seen_once=SEEN_ONCE)
+    assert off.lemma("geese", "NOUN", numpy.array([0.0, 0.001, 0.999])) == "geese"
+
+
+def test_lemma_ids_decide_pairs_seen_once_per_row():
+    lemmatizer = Lemmatizer(NAME_RULES, {"NOUN": {"dogs": "dog"}}, seen_once=SEEN_ONCE)
+    strings = StringStore()
+    forms = ["Hùng", "geese", "Hùng", "dogs", "cats", "Hùng"]
+    tags = ["PROPN", "NOUN", "PROPN", "NOUN", "NOUN", "NOUN"]
+    scores = numpy.array([
+        [0.9, 0.09, 0.01],  # its rule has a tenth of the best's: seen once
+        [0.0, 0.001, 0.999],  # no rule makes it: seen once
+        [0.995, 0.004, 0.001],  # under a hundredth: the best rule, lowercase
+        [0.1, 0.1, 0.8],  # the lookup (seen twice)
+        [0.1, 0.1, 0.8],  # in no table: the best rule
+        [0.1, 0.8, 0.1],  # not seen with this tag: the best rule
+    ])
+    for _ in range(2):  # the second time from the caches
+        ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, lambda rows: scores[rows], strings)
+        assert [strings[i] for i in ids] == ["Hùng", "goose", "hùng", "dog", "cat", "Hùng"]
+
+
+def test_lemma_tables_split_the_pairs_seen_once_from_the_lookup(tmp_path):
+    triples = [("dogs", "NOUN", "dog"), ("dogs", "NOUN", "dog"), ("mice", "NOUN", "mouse"),
+               ("saw", "VERB", "see"), ("saw", "VERB", "saw"), ("saw", "NOUN", "saw")]
+    assert build_lookup(triples, 1, max_count=1) == {"NOUN": {"mice": "mouse", "saw": "saw"}}
+    nlp, _ = trained(updates=1)
+    cfg = nlp.get_pipe("lstm_tagger").cfg
+    assert cfg["lemma_lookup"] == {"PUNCT": {".": "."}}
+    assert cfg["lemma_seen_once"] == {
+        "DET": {"The": "the", "A": "a", "the": "the"},
+        "NOUN": {"dogs": "dog", "cat": "cat", "Cats": "cat", "Dog": "dog"},
+        "VERB": {"barked": "bark", "sleeping": "sleep", "chased": "chase"},
+        "AUX": {"was": "be"},
+    }
+    # Saved with the model, and what the loaded component's lemmas come from.
+    nlp.to_disk(tmp_path / "nlp")
+    assert spacy.load(tmp_path / "nlp").get_pipe("lstm_tagger").lemmatizer.seen_once == cfg["lemma_seen_once"]
 
 
 def test_lexicon_is_the_lowercased_lemmas_of_the_examples():
@@ -411,6 +473,8 @@ def replace_entry(index, value):
     ("lemma_rules", replace_entry(1, ["shout", "", "", "", ""]), "'lemma_rules' entry 1 has casing 'shout'"),
     ("lemma_rules", replace_entry(2, ["lower", "", "\x00", "", ""]), "'lemma_rules' entry 2 has control characters"),
     ("lemma_lookup", replace_entry("NOUN", {"dogs": 3}), "'lemma_lookup' entry 'NOUN' / 'dogs' is not a non-empty"),
+    ("lemma_seen_once", replace_entry("NOUN", {"dogs": ""}),
+     "'lemma_seen_once' entry 'NOUN' / 'dogs' is not a non-empty"),
     ("lemma_lexicon", replace_entry(0, "Dog"), "'lemma_lexicon' entry 0 is not a non-empty lowercase string"),
     ("lemma_lexicon", replace_entry(1, ""), "'lemma_lexicon' entry 1 is not a non-empty lowercase string"),
     ("morph_labels", replace_entry(0, "Case"), "'morph_labels' entry 0 is not a normalised FEATS string"),

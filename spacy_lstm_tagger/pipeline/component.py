@@ -138,8 +138,9 @@ def make_lstm_tagger(
         rarer rules cost output columns and are seldom predicted right.
     known_lemma_share (float): where the most likely lemma rule makes a word
         that is no lemma of the training data, a rule that makes one wins if
-        its probability is at least this share of the best rule's; 0 turns
-        the preference off.
+        its probability is at least this share of the best rule's; and a
+        (form, tag) pair seen once in training keeps its lemma where that
+        lemma's rule has this share or no rule makes it. 0 turns both off.
     predict_pos (bool): also predict UPOS into `token.pos_` (as "pos" in annotate).
     pos_from_tag (bool): the tags are UPOS labels (a treebank without XPOS):
         write each token's tag into `token.pos_` too, with no head of its own
@@ -617,7 +618,8 @@ class LSTMTagger(TrainablePipe):
         self.model = model
         self._layout = OutputLayout(head_labels(cfg))
         self.lemmatizer = Lemmatizer(
-            checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], self.known_lemma_share
+            checked_rules(cfg["lemma_rules"]), cfg["lemma_lookup"], cfg["lemma_lexicon"], self.known_lemma_share,
+            cfg["lemma_seen_once"],
         )
         for label in self.labels:
             self.vocab.strings.add(label)

@@ -10,7 +10,8 @@ from .morphology import FEATURE_HEAD, MORPH_MODES, feature_labels, has_features,
 
 # The attributes the component can write, in the order of their heads.
 ANNOTATABLE = ("tag", "pos", "morph", "lemma")
-# Times a (form, tag) pair must be seen, always with one lemma, for the lookup.
+# Times a (form, tag) pair must be seen, always with one lemma, for the lookup
+# ("lemma_lookup"); the pairs seen once are "lemma_seen_once".
 LOOKUP_MIN_COUNT = 2
 
 
@@ -68,8 +69,8 @@ def lemma_tables(
 ) -> Dict[str, Any]:
     """The cfg's "lemma_rules" (from `given`, or the rules of the examples'
     form -> lemma pairs seen `min_count` times or more, at least the most
-    frequent one), "lemma_lookup" and "lemma_lexicon" (from the examples); {}
-    if not `wanted`."""
+    frequent one), "lemma_lookup", "lemma_seen_once" and "lemma_lexicon" (from
+    the examples); {} if not `wanted`."""
     if not wanted:
         return {}
     tokens = [
@@ -85,6 +86,10 @@ def lemma_tables(
             "annotate has 'lemma', but no example has gold lemmas (token.lemma_): "
             "remove 'lemma' from annotate, or give examples with lemmas"
         )
-    lookup = build_lookup(((t.text, t.tag_, t.lemma_) for t in tokens if t.tag_), LOOKUP_MIN_COUNT)
-    lexicon = build_lexicon(t.lemma_ for t in tokens)
-    return {"lemma_rules": rules, "lemma_lookup": lookup, "lemma_lexicon": lexicon}
+    triples = [(t.text, t.tag_, t.lemma_) for t in tokens if t.tag_]
+    return {
+        "lemma_rules": rules,
+        "lemma_lookup": build_lookup(triples, LOOKUP_MIN_COUNT),
+        "lemma_seen_once": build_lookup(triples, 1, max_count=LOOKUP_MIN_COUNT - 1),
+        "lemma_lexicon": build_lexicon(t.lemma_ for t in tokens),
+    }

@@ -9,8 +9,12 @@ every word that is its own lemma, whatever its case ("London" -> "London"). A
 rule that cannot apply to a form (the form does not start or end with what it
 strips) gives None, never a made-up string; `Lemmatizer` then takes the next
 most likely rule, and the form itself where no rule applies. Where the training
-data gives a (form, tag) pair one lemma, always and at least `min_count` times,
-the lookup decides.
+data gives a (form, tag) pair one lemma, always and at least twice, the lookup
+decides. A pair seen once decides where no rule makes its lemma (an irregular
+form), or where its rule has at least `known_share` of the best rule's
+probability: one occurrence is weaker evidence than a lemma layer that is sure
+of another rule ("Hùng" seen once as "Hùng", where the treebank writes the
+lemmas of names lowercase).
 
 Where the most likely rule makes a word that is no lemma of the training data
 (whatever its case), a less likely rule that makes one wins, if it has at least
@@ -126,15 +130,19 @@ def rules_seen(pairs: Iterable[Tuple[str, str]], min_count: int = 1) -> List[Lem
     return ranked[:1] + [rule for rule in ranked[1:] if counts[rule] >= min_count]
 
 
-def build_lookup(triples: Iterable[Tuple[str, str, str]], min_count: int = 2) -> Dict[str, Dict[str, str]]:
+def build_lookup(
+    triples: Iterable[Tuple[str, str, str]], min_count: int = 2, max_count: Optional[int] = None
+) -> Dict[str, Dict[str, str]]:
     """{tag: {form: lemma}} for the (form, tag) pairs of (form, tag, lemma)
-    triples that always have the same lemma, seen at least `min_count` times."""
+    triples that always have the same lemma, seen at least `min_count` times
+    (and at most `max_count`)."""
     lemmas: Dict[Tuple[str, str], Counter] = defaultdict(Counter)
     for form, tag, lemma in triples:
         lemmas[(tag, form)][lemma] += 1
     lookup: Dict[str, Dict[str, str]] = defaultdict(dict)
     for (tag, form), counts in sorted(lemmas.items()):
-        if len(counts) == 1 and sum(counts.values()) >= min_count:
+        seen = sum(counts.values())
+        if len(counts) == 1 and seen >= min_count and (max_count is None or seen <= max_count):
             lookup[tag][form] = next(iter(counts))
     return dict(lookup)
 
@@ -212,10 +220,12 @@ def has_control_chars(text: str) -> bool:
 
 
 class Lemmatizer:
-    """Chooses each token's lemma: the lookup where it has the (form, tag),
-    else the most likely rule that applies (one that makes a lemma of
-    `lexicon` where its probability is `known_share` of that rule's or more),
-    else the form. An empty lexicon or a known_share of 0 prefers nothing."""
+    """Chooses each token's lemma: the lookup where it has the (form, tag);
+    else the lemma of `seen_once` where no rule makes it or its rule has
+    `known_share` of the best rule's probability or more; else the most
+    likely rule that applies (one that makes a lemma of `lexicon` where its
+    probability is `known_share` of that rule's or more); else the form. A
+    known_share of 0 turns `seen_once` and `lexicon` off."""
 
     def __init__(
         self,
@@ -223,11 +233,14 @@ class Lemmatizer:
         lookup: Dict[str, Dict[str, str]],
         lexicon: Iterable[str] = (),
         known_share: float = KNOWN_SHARE,
+        seen_once: Optional[Dict[str, Dict[str, str]]] = None,
     ):
         self.rules = tuple(rules)
         self.lookup = lookup
         self.lexicon = frozenset(lexicon) if known_share else frozenset()
+        self.seen_once = (seen_once or {}) if known_share else {}
         self.known_share = known_share
+        self._rule_index = {rule: index for index, rule in enumerate(self.rules)}
         # The last character each rule strips (-1: none): a rule cannot apply
         # to a form that ends otherwise, which numpy can tell for many at once.
         self._strip_ends = numpy.array(
@@ -242,6 +255,9 @@ class Lemmatizer:
         self._ids: Dict[Tuple[int, int], int] = {}
         # (orth, best rule) -> its lemma where the lexicon does not have it.
         self._unknown: Dict[Tuple[int, int], str] = {}
+        # (orth, tag) -> (lemma hash, index of its rule or -1) of seen_once,
+        # None where it has no entry.
+        self._once: Dict[Tuple[int, str], Optional[Tuple[int, int]]] = {}
 
     def lemma(self, form: str, tag: str, probs: numpy.ndarray) -> str:
         """One token's lemma, as `lemma_ids` gives it; probs: the probability
@@ -308,9 +324,9 @@ class Lemmatizer:
         """The lemma hash of each token from its form's hash and its predicted
         tag: the lookup's where it has them; else, from the rule probabilities
         of those tokens alone (`rule_probs(rows)`: one row per token asked
-        for), `lemma`'s. Only the best rule is looked at unless it cannot
-        apply or makes an unknown lemma; results are cached per (form, tag)
-        and per (form, rule)."""
+        for), the seen-once lemma or the rules' (as the class says). Only the
+        best rule is looked at unless it cannot apply or makes an unknown
+        lemma; results are cached per (form, tag) and per (form, rule)."""
         known = self._known
         ids = [known.get(key, -1) for key in zip(orths, tags)]  # one dict read per token
         for row in [row for row, value in enumerate(ids) if value == -1]:
@@ -319,8 +335,12 @@ class Lemmatizer:
         if not rows:
             return ids
         probs = rule_probs(numpy.array(rows, dtype="int64"))
+        seen_once = self._seen_once_wins(rows, orths, tags, probs, strings) if self.seen_once else {}
         unknown: List[Tuple[int, int, int, str]] = []  # (k, row, best rule, its lemma)
         for k, (row, rule) in enumerate(zip(rows, probs.argmax(axis=1).tolist())):
+            if k in seen_once:
+                ids[row] = seen_once[k]
+                continue
             key = (orths[row], rule)
             value = self._ids.get(key)
             if value is not None:
@@ -350,6 +370,37 @@ class Lemmatizer:
             for row, lemma, other in zip(unknown_rows, lemmas, others):
                 ids[row] = strings.add(other or lemma)
         return ids
+
+    def _seen_once_wins(
+        self, rows: List[int], orths: Sequence[int], tags: Sequence[str], probs: numpy.ndarray,
+        strings: StringStore,
+    ) -> Dict[int, int]:
+        """{k: lemma hash} for each rows[k] whose (form, tag) training saw
+        once, where that lemma wins: no rule makes it, or its rule has at
+        least known_share of the best rule's probability (probs[k])."""
+        entries = [(k, self._seen_once_entry(orths[row], tags[row], strings)) for k, row in enumerate(rows)]
+        entries = [(k, entry) for k, entry in entries if entry is not None]
+        if not entries:
+            return {}
+        ks = numpy.array([k for k, _ in entries], dtype="int64")
+        rules = numpy.array([rule for _, (_, rule) in entries], dtype="int64")
+        likely = probs[ks, rules.clip(0)] >= probs[ks].max(axis=1) * self.known_share
+        wins = ((rules == -1) | likely).tolist()
+        return {k: lemma for (k, (lemma, _)), win in zip(entries, wins) if win}
+
+    def _seen_once_entry(self, orth: int, tag: str, strings: StringStore) -> Optional[Tuple[int, int]]:
+        key = (orth, tag)
+        try:
+            return self._once[key]
+        except KeyError:  # never read back: another thread may empty the cache
+            form = strings[orth]
+            lemma = self.seen_once.get(tag, {}).get(form)
+            entry = None
+            if lemma is not None:
+                entry = (strings.add(lemma), self._rule_index.get(make_rule(form, lemma), -1))
+            self._once[key] = entry
+            self._limit(self._once)
+            return entry
 
     def _known_id(self, orth: int, tag: str, strings: StringStore) -> int:
         """The hash of the lookup's lemma for (form, tag), 0 if it has none;

@@ -18,9 +18,10 @@ from .layout import label_problem
 # command fits them on dev. morph_labels are the
 # whole FEATS strings of the "whole" morph head, morph_features the values of
 # each per-feature head (morphology.py); lemma_rules are the lemma head's
-# labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix] and
-# lemma_lookup {tag: {form: lemma}}, lemma_lexicon the training data's lemmas,
-# lowercased (lemma_rules.py). Files from before these entries existed have
+# labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix],
+# lemma_lookup {tag: {form: lemma}} of the pairs seen twice or more,
+# lemma_seen_once the same of those seen once, lemma_lexicon the training
+# data's lemmas, lowercased (lemma_rules.py). Files from before these entries existed have
 # none of them: no such heads (no lexicon: no rule is preferred for its lemma).
 SAVED_CFG = {
     "labels": [],
@@ -31,6 +32,7 @@ SAVED_CFG = {
     "morph_features": {},
     "lemma_rules": [],
     "lemma_lookup": {},
+    "lemma_seen_once": {},
     "lemma_lexicon": [],
 }
 
@@ -68,6 +70,7 @@ def checked_cfg(cfg: Any) -> Dict[str, Any]:
         raise ValueError("cfg has both 'morph_labels' and 'morph_features': one morph mode only")
     checked_rules(cfg.get("lemma_rules", []), "cfg 'lemma_rules'")
     checked_lookup(cfg.get("lemma_lookup", {}), "cfg 'lemma_lookup'")
+    checked_lookup(cfg.get("lemma_seen_once", {}), "cfg 'lemma_seen_once'")
     checked_lexicon(cfg.get("lemma_lexicon", []), "cfg 'lemma_lexicon'")
     # Copies: add_label must not change the caller's lists, or SAVED_CFG's.
     return {key: deepcopy(cfg.get(key, default)) for key, default in SAVED_CFG.items()}
