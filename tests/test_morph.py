@@ -317,6 +317,9 @@ def test_a_lemma_seen_once_wins_where_its_rule_is_likely_or_missing():
     assert lemmatizer.lemma("geese", "NOUN", numpy.array([0.0, 0.001, 0.999])) == "goose"
     # Only for the tag it was seen with ("s" cannot be stripped: the next rule).
     assert lemmatizer.lemma("geese", "VERB", numpy.array([0.0, 0.001, 0.999])) == "geese"
+    # Asked again: the same, from the caches.
+    assert lemmatizer.lemma("geese", "NOUN", numpy.array([0.0, 0.001, 0.999])) == "goose"
+    assert lemmatizer.lemma("Hùng", "PROPN", numpy.array([0.995, 0.004, 0.001])) == "hùng"
     # A share of 0 turns it off.
     off = Lemmatizer(NAME_RULES, {}, known_share=0.0, seen_once=SEEN_ONCE)
     assert off.lemma("geese", "NOUN", numpy.array([0.0, 0.001, 0.999])) == "geese"

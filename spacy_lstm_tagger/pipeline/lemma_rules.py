@@ -258,11 +258,13 @@ class Lemmatizer:
         # (orth, tag) -> (lemma hash, index of its rule or -1) of seen_once,
         # None where it has no entry.
         self._once: Dict[Tuple[int, str], Optional[Tuple[int, int]]] = {}
+        self._strings = StringStore()  # lemma()'s
 
     def lemma(self, form: str, tag: str, probs: numpy.ndarray) -> str:
         """One token's lemma, as `lemma_ids` gives it; probs: the probability
         of each rule for this token."""
-        strings = StringStore()
+        # One store for every call: the caches keep hashes of its strings.
+        strings = self._strings
         ids = self.lemma_ids([strings.add(form)], [tag], lambda rows: probs[None, :][rows], strings)
         return strings[ids[0]]
 
