@@ -19,7 +19,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lstm_tagger.pipeline.lemma_rules import (
-    LemmaRule, Lemmatizer, apply_rule, build_lexicon, build_lookup, checked_rules, make_rule, most_likely,
+    KNOWN_SHARE, LemmaRule, Lemmatizer, apply_rule, build_lexicon, build_lookup, checked_rules, make_rule, most_likely,
     rules_seen,
 )
 from spacy_lstm_tagger.pipeline.calibration import fit_temperature
@@ -341,6 +341,46 @@ def test_lemma_ids_decide_pairs_seen_once_per_row():
     for _ in range(2):  # the second time from the caches
         ids = lemmatizer.lemma_ids([strings.add(f) for f in forms], tags, lambda rows: scores[rows], strings)
         assert [strings[i] for i in ids] == ["Hùng", "goose", "hùng", "dog", "cat", "Hùng"]
+
+
+def test_lemmas_made_in_a_memory_zone_are_right_after_it():
+    """spaCy frees the strings added in a memory zone when it ends: a cached
+    hash of such a lemma would name no string in the next zone. Every path:
+    the lookup, a pair seen once, a rule's known lemma, a rule's unknown
+    lemma, the next rule, and (no lexicon) any rule's lemma."""
+    rules = [LemmaRule("lower", "", "", "s", ""), LemmaRule("lower", "", "", "", "")]
+    forms = ["mice", "geese", "dogs", "zebras", "ox", "cats"]
+    tags = ["NOUN"] * len(forms)
+    scores = numpy.array([[0.8, 0.2]] * len(forms))
+    expected = ["mouse", "goose", "dog", "zebra", "ox", "cat"]
+    for lexicon, share in ((["dog", "cat"], KNOWN_SHARE), ([], 0.0)):
+        lemmatizer = Lemmatizer(rules, {"NOUN": {"mice": "mouse"}}, lexicon, share, {"NOUN": {"geese": "goose"}})
+        strings = StringStore()
+        for zone in range(3):
+            with strings.memory_zone():
+                orths = [strings.add(form) for form in forms]
+                ids = lemmatizer.lemma_ids(orths, tags, lambda rows: scores[rows], strings)
+                got = [strings[i] for i in ids]
+            # Without the lexicon the lemma seen once is off (share 0).
+            assert got == (expected if share else ["mouse", "geese", "dog", "zebra", "ox", "cat"])
+        # The tables' lemmas stay; what rules made of the texts does not.
+        assert "mouse" in strings and "zebra" not in strings and "dogs" not in strings
+
+
+def test_pipeline_tags_in_memory_zones_as_without(tmp_path):
+    nlp, _ = trained()
+    nlp.to_disk(tmp_path / "nlp")
+    # The toy model lemmatizes these as "zebra" and "rat": strings of no table.
+    texts = ["Zebras chased the dog .", "Rats chased the dog .", "The cats were sleeping ."]
+    for share in (0.01, 0.0):
+        config = {"components": {"lstm_tagger": {"known_lemma_share": share}}}
+        expected = [[(t.lemma_, str(t.morph)) for t in doc] for doc in spacy.load(tmp_path / "nlp", config=config).pipe(texts)]
+        assert {"zebra", "rat"} <= {lemma for doc in expected for lemma, _ in doc}
+        zoned = spacy.load(tmp_path / "nlp", config=config)
+        for _ in range(2):
+            with zoned.memory_zone():
+                assert [[(t.lemma_, str(t.morph)) for t in doc] for doc in zoned.pipe(texts)] == expected
+        assert [[(t.lemma_, str(t.morph)) for t in doc] for doc in zoned.pipe(texts)] == expected
 
 
 def test_lemma_tables_split_the_pairs_seen_once_from_the_lookup(tmp_path):

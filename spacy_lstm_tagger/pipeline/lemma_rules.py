@@ -248,11 +248,14 @@ class Lemmatizer:
         )
         self._cache: Dict[Tuple[str, int], Optional[str]] = {}
         # (orth, tag) -> the lookup's lemma hash (0: none), and (orth, best
-        # rule) -> the lemma hash where the rule applies and its lemma is
-        # known; dict reads and writes are atomic, so threads that share the
-        # component may fill them together.
+        # rule) -> the lemma where the rule applies and its lemma is known;
+        # dict reads and writes are atomic, so threads that share the
+        # component may fill them together. Hashes are kept only of the
+        # tables' lemmas, which stay in the StringStore for good: a lemma that
+        # a rule makes is added again for each token, as spaCy frees the
+        # strings of a memory zone (`nlp.memory_zone()`) when it ends.
         self._known: Dict[Tuple[int, str], int] = {}
-        self._ids: Dict[Tuple[int, int], int] = {}
+        self._decided: Dict[Tuple[int, int], str] = {}
         # (orth, best rule) -> its lemma where the lexicon does not have it.
         self._unknown: Dict[Tuple[int, int], str] = {}
         # (orth, tag) -> (lemma hash, index of its rule or -1) of seen_once,
@@ -344,17 +347,18 @@ class Lemmatizer:
                 ids[row] = seen_once[k]
                 continue
             key = (orths[row], rule)
-            value = self._ids.get(key)
-            if value is not None:
-                ids[row] = value
+            decided = self._decided.get(key)
+            if decided is not None:
+                ids[row] = strings.add(decided)
                 continue
             lemma = self._unknown.get(key)
             if lemma is None:
                 form = strings[orths[row]]
                 lemma = self._applied(form, rule)
                 if lemma is not None and self._is_known(lemma):
-                    ids[row] = self._ids[key] = strings.add(lemma)
-                    self._limit(self._ids)
+                    self._decided[key] = lemma
+                    self._limit(self._decided)
+                    ids[row] = strings.add(lemma)
                     continue
                 if lemma is not None:
                     self._unknown[key] = lemma
@@ -399,7 +403,8 @@ class Lemmatizer:
             lemma = self.seen_once.get(tag, {}).get(form)
             entry = None
             if lemma is not None:
-                entry = (strings.add(lemma), self._rule_index.get(make_rule(form, lemma), -1))
+                lemma_id = strings.add(lemma, allow_transient=False)
+                entry = (lemma_id, self._rule_index.get(make_rule(form, lemma), -1))
             self._once[key] = entry
             self._limit(self._once)
             return entry
@@ -408,7 +413,7 @@ class Lemmatizer:
         """The hash of the lookup's lemma for (form, tag), 0 if it has none;
         remembered for the next batches."""
         lemma = self.lookup.get(tag, {}).get(strings[orth])
-        value = self._known[(orth, tag)] = strings.add(lemma) if lemma is not None else 0
+        value = self._known[(orth, tag)] = strings.add(lemma, allow_transient=False) if lemma is not None else 0
         self._limit(self._known)
         return value
 
