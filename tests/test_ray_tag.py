@@ -202,6 +202,20 @@ def test_an_actor_adds_features_and_lemmas_where_the_pipeline_writes_them(morph_
     assert [[t["lemma"] for t in r["tokens"]] for r in records] == MORPH_LEMMAS
 
 
+def test_an_actor_tags_batch_after_batch_in_memory_zones(morph_pipeline, tmp_path):
+    """An actor frees spaCy's strings after each batch: lemmas made in one
+    batch must still be right in the next (no lexicon here, so every rule's
+    lemma is cached)."""
+    nlp = spacy.load(morph_pipeline, config={"components": {"lstm_tagger": {"known_lemma_share": 0}}})
+    nlp.to_disk(tmp_path / "no-lexicon")
+    texts = numpy.array(["Zebras chased the dog .", "Rats chased the dog ."], dtype=object)
+    expected = [[t.lemma_ for t in doc] for doc in spacy.load(tmp_path / "no-lexicon").pipe(list(texts))]
+    assert "zebra" in expected[0] and "rat" in expected[1]  # strings of no table
+    actor = TagBatch(str(tmp_path / "no-lexicon"), "text", None)
+    for _ in range(3):
+        assert [list(row) for row in actor({"text": texts})["lemmas"]] == expected
+
+
 @pytest.mark.slow
 def test_two_workers_write_what_tag_writes(toy_pipeline, corpus, tmp_path, run_python):
     shards, expected = corpus
