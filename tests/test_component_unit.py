@@ -78,7 +78,8 @@ def test_bad_settings_are_refused_all_at_once():
     with pytest.raises(ValueError) as error:
         LSTMTagger(
             nlp.vocab, good.model, "t", annotate=["tag", "bogus"], morph_mode="x", top_k=-1, lemma_min_count=0,
-            known_lemma_share=float("nan"), label_smoothing=1.0, teacher_weight=-0.5, neg_prefix=3, predict_pos=True, pos_from_tag=True,
+            known_lemma_share=float("nan"), label_smoothing=1.0, teacher_weight=-0.5, neg_prefix=3, predict_pos=True,
+            pos_from_tag=True,
         )
     assert str(error.value) == (
         "[t] invalid settings: annotate=['tag', 'bogus'] is not a list of distinct attributes of tag, pos, "

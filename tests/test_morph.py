@@ -298,7 +298,7 @@ def test_threads_sharing_a_pipeline_get_the_single_thread_lemmas():
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(tag_all, range(16)))
     assert all(result == expected for result in results)
-    assert tagger.lemmatizer._unknown  # some best rules made unknown lemmas
+    assert not all(known for _, known in tagger.lemmatizer._best.values())  # some made unknown lemmas
     assert any(tagger.lemmatizer._once.values())  # and pairs seen once were looked up
 
 

@@ -248,16 +248,14 @@ class Lemmatizer:
         )
         self._cache: Dict[Tuple[str, int], Optional[str]] = {}
         # (orth, tag) -> the lookup's lemma hash (0: none), and (orth, best
-        # rule) -> the lemma where the rule applies and its lemma is known;
-        # dict reads and writes are atomic, so threads that share the
+        # rule) -> (the rule's lemma, whether it is known) where the rule
+        # applies; dict reads and writes are atomic, so threads that share the
         # component may fill them together. Hashes are kept only of the
         # tables' lemmas, which stay in the StringStore for good: a lemma that
         # a rule makes is added again for each token, as spaCy frees the
         # strings of a memory zone (`nlp.memory_zone()`) when it ends.
         self._known: Dict[Tuple[int, str], int] = {}
-        self._decided: Dict[Tuple[int, int], str] = {}
-        # (orth, best rule) -> its lemma where the lexicon does not have it.
-        self._unknown: Dict[Tuple[int, int], str] = {}
+        self._best: Dict[Tuple[int, int], Tuple[str, bool]] = {}
         # (orth, tag) -> (lemma hash, index of its rule or -1) of seen_once,
         # None where it has no entry.
         self._once: Dict[Tuple[int, str], Optional[Tuple[int, int]]] = {}
@@ -347,28 +345,24 @@ class Lemmatizer:
                 ids[row] = seen_once[k]
                 continue
             key = (orths[row], rule)
-            decided = self._decided.get(key)
-            if decided is not None:
-                ids[row] = strings.add(decided)
-                continue
-            lemma = self._unknown.get(key)
-            if lemma is None:
+            best = self._best.get(key)
+            if best is None:
                 form = strings[orths[row]]
                 lemma = self._applied(form, rule)
-                if lemma is not None and self._is_known(lemma):
-                    self._decided[key] = lemma
-                    self._limit(self._decided)
-                    ids[row] = strings.add(lemma)
-                    continue
-                if lemma is not None:
-                    self._unknown[key] = lemma
-                    self._limit(self._unknown)
-                else:  # the best rule cannot apply: the next ones, for this row alone
+                if lemma is None:  # the best rule cannot apply: the next ones, for this row alone
                     rule, lemma = self._best_applying(form, probs[k])
                     if lemma is None or self._is_known(lemma):
                         ids[row] = strings.add(lemma or form)
                         continue
-            unknown.append((k, row, rule, lemma))  # decided below, all such rows at once
+                    best = (lemma, False)
+                else:
+                    best = self._best[key] = (lemma, self._is_known(lemma))
+                    self._limit(self._best)
+            lemma, known = best
+            if known:
+                ids[row] = strings.add(lemma)
+            else:
+                unknown.append((k, row, rule, lemma))  # decided below, all such rows at once
         if unknown:
             ks, unknown_rows, best, lemmas = zip(*unknown)
             forms = [strings[orths[row]] for row in unknown_rows]

@@ -21,8 +21,9 @@ from .layout import label_problem
 # labels as [casing, strip_prefix, add_prefix, strip_suffix, add_suffix],
 # lemma_lookup {tag: {form: lemma}} of the pairs seen twice or more,
 # lemma_seen_once the same of those seen once, lemma_lexicon the training
-# data's lemmas, lowercased (lemma_rules.py). Files from before these entries existed have
-# none of them: no such heads (no lexicon: no rule is preferred for its lemma).
+# data's lemmas, lowercased (lemma_rules.py). Files from before these entries
+# existed have none of them: no such heads (no lexicon: no rule is preferred
+# for its lemma).
 SAVED_CFG = {
     "labels": [],
     "pos_labels": [],
